@@ -5,7 +5,7 @@
 #include <charconv>
 #include <vector>
 
-namespace schedule {
+namespace schedules {
 namespace {
 
 using core::Unexpected;
@@ -419,4 +419,4 @@ bool CronExpression::Matches(date::local_seconds t) const {
   return next && *next == t;
 }
 
-}  // namespace schedule
+}  // namespace schedules

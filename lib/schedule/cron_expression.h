@@ -26,14 +26,15 @@
 
 #include "core/result.h"
 
-namespace schedule {
+namespace schedules {
 
 class CronExpression {
  public:
   static core::Result<CronExpression> Parse(std::string_view text);
 
   // The first wall time strictly after `after` that matches, or nullopt when
-  // none does within the next 400 years (e.g. "0 0 30 2 *").
+  // none does within the next 400 years. (Parse refuses expressions that never
+  // match, like "0 0 30 2 *", so this only ends near the end of time.)
   std::optional<date::local_seconds> NextMatch(date::local_seconds after) const;
 
   bool Matches(date::local_seconds t) const;
@@ -69,4 +70,4 @@ class CronExpression {
   bool dow_restricted_ = false;
 };
 
-}  // namespace schedule
+}  // namespace schedules

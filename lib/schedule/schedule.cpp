@@ -5,7 +5,7 @@
 
 #include <date/tz.h>
 
-namespace schedule {
+namespace schedules {
 namespace {
 
 using std::chrono::seconds;
@@ -51,6 +51,11 @@ std::optional<date::sys_seconds> NextCronFire(const CronExpression& expression,
       const date::sys_info previous = zone->get_info(info.begin - seconds(1));
       if (previous.offset > info.offset) {
         bound = std::max(bound, ToLocal(info.begin, previous.offset));
+      } else if (previous.offset < info.offset && lowest == info.begin) {
+        // We start exactly as a spring-forward gap ends: wall times inside
+        // the gap fire now, the instant it ends.
+        const auto in_gap = expression.NextMatch(ToLocal(info.begin, previous.offset) - seconds(1));
+        if (in_gap && *in_gap < ToLocal(info.begin, info.offset)) return info.begin;
       }
     }
     const bool open_ended = info.end == date::sys_seconds::max();
@@ -141,4 +146,4 @@ core::Result<const date::time_zone*> LocateZone(std::string_view name) {
   }
 }
 
-}  // namespace schedule
+}  // namespace schedules

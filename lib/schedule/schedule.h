@@ -28,7 +28,9 @@ namespace date {
 class time_zone;
 }
 
-namespace schedule {
+// Not `schedule`: a namespace of that name at global scope breaks Asio, whose
+// customization points look up an unqualified `schedule(...)`.
+namespace schedules {
 
 class Schedule {
  public:
@@ -45,6 +47,11 @@ class Schedule {
   std::string Describe() const;
 
   bool is_cron() const { return expression_.has_value(); }
+  // The interval of an `every:` schedule; zero for cron.
+  core::Duration period() const { return period_; }
+  // A cron job at fixed times (its hours do not cover the whole day): after
+  // the wall clock steps back, its slots that already ran must not repeat.
+  bool IsFixedTime() const { return expression_ && !expression_->CoversAllHours(); }
   const date::time_zone* zone() const { return zone_; }
 
  private:
@@ -69,4 +76,4 @@ core::Result<const date::time_zone*> LocateZone(std::string_view name);
 std::optional<date::sys_seconds> NextCronFire(const CronExpression& expression,
                                               const date::time_zone* zone, date::sys_seconds t);
 
-}  // namespace schedule
+}  // namespace schedules

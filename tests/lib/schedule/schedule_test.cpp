@@ -6,7 +6,7 @@ namespace {
 
 using core::FormatRfc3339;
 using core::TimePoint;
-using schedule::Schedule;
+using schedules::Schedule;
 
 TimePoint At(const char* text) {
   const auto t = core::ParseRfc3339(text);
@@ -28,9 +28,9 @@ std::vector<std::string> Fires(const Schedule& s, const char* from, int count) {
 }
 
 Schedule CronIn(const char* expression, const char* zone) {
-  auto expr = schedule::CronExpression::Parse(expression);
+  auto expr = schedules::CronExpression::Parse(expression);
   REQUIRE(expr);
-  auto tz = schedule::LocateZone(zone);
+  auto tz = schedules::LocateZone(zone);
   REQUIRE(tz);
   return Schedule::Cron(*expr, *tz);
 }
@@ -88,25 +88,37 @@ TEST_CASE("interval schedules align to the epoch", "[schedule]") {
 }
 
 TEST_CASE("jitter is stable per job and inside its window", "[schedule]") {
-  const auto a = schedule::JitterOffset("openaq", std::chrono::minutes(5));
-  CHECK(a == schedule::JitterOffset("openaq", std::chrono::minutes(5)));
+  const auto a = schedules::JitterOffset("openaq", std::chrono::minutes(5));
+  CHECK(a == schedules::JitterOffset("openaq", std::chrono::minutes(5)));
   CHECK(a >= core::Duration::zero());
   CHECK(a < std::chrono::minutes(5));
   CHECK(a % std::chrono::seconds(1) == core::Duration::zero());
-  CHECK(schedule::JitterOffset("x", core::Duration::zero()) == core::Duration::zero());
+  CHECK(schedules::JitterOffset("x", core::Duration::zero()) == core::Duration::zero());
   // Different names spread out.
-  CHECK(schedule::JitterOffset("a", std::chrono::hours(1)) !=
-        schedule::JitterOffset("b", std::chrono::hours(1)));
+  CHECK(schedules::JitterOffset("a", std::chrono::hours(1)) !=
+        schedules::JitterOffset("b", std::chrono::hours(1)));
 }
 
 TEST_CASE("cron with jitter and unknown zones", "[schedule]") {
-  auto expr = schedule::CronExpression::Parse("0 * * * *");
+  auto expr = schedules::CronExpression::Parse("0 * * * *");
   REQUIRE(expr);
   const Schedule s = Schedule::Cron(*expr, nullptr, std::chrono::seconds(90));
   CHECK(Fires(s, "2026-11-22T13:00:00Z", 2) ==
         V{"2026-11-22T13:01:30.000000Z", "2026-11-22T14:01:30.000000Z"});
   CHECK(s.Describe() == "cron 0 * * * * +1m30s");
-  const auto bad = schedule::LocateZone("Mars/Olympus_Mons");
+  const auto bad = schedules::LocateZone("Mars/Olympus_Mons");
   REQUIRE_FALSE(bad);
   CHECK_THAT(bad.error().message, Catch::Contains("unknown time zone 'Mars/Olympus_Mons'"));
+}
+
+TEST_CASE("a gap fire is found when asked from the second before the change", "[schedule]") {
+  // Found by the oracle test: the interval after the change starts at the
+  // first instant searched, so the gap's wall times must be looked at there.
+  CHECK(Fires(CronIn("30 2 * * *", "Europe/Berlin"), "2026-03-29T00:59:59Z", 1) ==
+        V{"2026-03-29T01:00:00.000000Z"});
+  CHECK(Fires(CronIn("59 59 1,2 * * *", "Europe/Berlin"), "2026-03-29T00:00:00Z", 3) ==
+        V{"2026-03-29T00:59:59.000000Z", "2026-03-29T01:00:00.000000Z",
+          "2026-03-29T23:59:59.000000Z"});
+  CHECK(Fires(CronIn("0 0 * * *", "America/Santiago"), "2026-09-06T03:59:59Z", 1) ==
+        V{"2026-09-06T04:00:00.000000Z"});
 }

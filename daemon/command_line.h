@@ -1,0 +1,33 @@
+// The jobsd command line: `jobsd COMMAND [options]`, parsed into one struct.
+// Parsing never exits or prints; a mistake comes back as an error message
+// that main prints with the usage text.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
+#include "core/time.h"
+
+namespace jobsd {
+
+struct CommandLine {
+  std::string command;      // run, check, list, once, history, version, help
+  std::string config_path;  // -c/--config, else $JOBSD_CONFIG, else /etc/jobsd/jobsd.yaml
+  std::vector<std::string> positional;                    // e.g. the job name of `once`
+  int next = 5;                                           // list --next N
+  std::optional<core::TimePoint> from;                    // list --from TIME
+  bool json = false;                                      // --json
+  int limit = 20;                                         // history --limit N
+  std::vector<std::pair<std::string, std::string>> sets;  // once --set key=value
+  std::string log_level;                                  // --log-level, overrides the config
+};
+
+core::Result<CommandLine> ParseCommandLine(int argc, const char* const* argv);
+
+// The text `jobsd help` prints.
+std::string UsageText();
+
+}  // namespace jobsd

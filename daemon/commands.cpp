@@ -1,0 +1,277 @@
+#include "daemon/commands.h"
+
+#include <signal.h>
+#include <sqlite3.h>
+
+#include <boost/version.hpp>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include <date/tz.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <spdlog/version.h>
+
+#include "config/config_loader.h"
+#include "core/json_writer.h"
+#include "daemon/logging.h"
+#include "scheduler/run_executor.h"
+#include "store/run_recorder.h"
+
+namespace jobsd {
+namespace {
+
+std::optional<config::Config> Load(const CommandLine& cl, const scheduler::JobCatalog& catalog) {
+  config::LoadResult loaded = config::LoadConfigFile(cl.config_path, LoadOptionsFor(cl, catalog));
+  if (!loaded.ok()) {
+    std::cerr << loaded.ErrorText();
+    return std::nullopt;
+  }
+  return std::move(*loaded.config);
+}
+
+// "every 2h", "cron 0 3 * * *", "after build" or "manual".
+std::string ScheduleText(const config::JobConfig& job) {
+  std::string text;
+  if (job.schedule) {
+    text = job.schedule->Describe();
+  } else if (!job.after.empty()) {
+    text = "after";
+    for (const auto& upstream : job.after) text += " " + upstream;
+  } else {
+    text = "manual";
+  }
+  if (!job.enabled) text += " (disabled)";
+  return text;
+}
+
+void WriteRunJson(core::JsonWriter& json, const store::RunRecord& run) {
+  json.Key("id").Int(run.id).Key("job").String(run.job);
+  json.Key("trigger").String(store::ToString(run.trigger));
+  json.Key("scheduled_at");
+  run.scheduled_at ? json.String(core::FormatRfc3339(*run.scheduled_at)) : json.Null();
+  json.Key("started_at").String(core::FormatRfc3339(run.started_at));
+  json.Key("finished_at");
+  run.finished_at ? json.String(core::FormatRfc3339(*run.finished_at)) : json.Null();
+  json.Key("status").String(store::ToString(run.status));
+  json.Key("attempt").Int(run.attempt);
+  json.Key("error").String(run.error);
+  json.Key("metrics").Raw(run.metrics_json.empty() ? "{}" : run.metrics_json);
+}
+
+}  // namespace
+
+config::LoadOptions LoadOptionsFor(const CommandLine& cl, const scheduler::JobCatalog& catalog) {
+  config::LoadOptions options;
+  options.job_types = catalog.Specs();
+  if (cl.command == "once" && !cl.positional.empty()) {
+    for (const auto& [key, value] : cl.sets) {
+      options.with_overrides.push_back({cl.positional.front(), key, value});
+    }
+  }
+  return options;
+}
+
+int CheckCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog) {
+  const auto config = Load(cl, catalog);
+  if (!config) return 1;
+  std::cout << cl.config_path << ": ok (" << config->jobs.size() << " jobs)\n";
+  return 0;
+}
+
+int ListCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog) {
+  const auto config = Load(cl, catalog);
+  if (!config) return 1;
+  const core::TimePoint from = cl.from.value_or(
+      std::chrono::time_point_cast<core::Duration>(std::chrono::system_clock::now()));
+  std::string out;
+  for (const config::JobConfig& job : config->jobs) {
+    std::vector<core::TimePoint> fires;
+    if (job.schedule && job.enabled) {
+      core::TimePoint t = from;
+      for (int i = 0; i < cl.next; ++i) {
+        const auto next = job.schedule->NextAfter(t);
+        if (!next) break;
+        fires.push_back(*next);
+        t = *next;
+      }
+    }
+    const date::time_zone* zone = nullptr;
+    if (job.schedule && job.schedule->zone()) zone = job.schedule->zone();
+    if (cl.json) {
+      core::JsonWriter json;
+      json.Key("name").String(job.name).Key("type").String(job.type);
+      json.Key("schedule").String(ScheduleText(job)).Key("timezone").String(job.timezone);
+      json.Key("enabled").Bool(job.enabled);
+      json.Key("next").BeginArray();
+      for (const auto& t : fires) json.String(core::FormatRfc3339(t));
+      json.EndArray();
+      json.Key("next_local").BeginArray();
+      for (const auto& t : fires) {
+        json.String(zone ? date::format("%FT%T%Ez", date::make_zoned(
+                                                        zone, date::floor<std::chrono::seconds>(t)))
+                         : core::FormatRfc3339(t));
+      }
+      json.EndArray();
+      out += json.Finish() + "\n";
+      continue;
+    }
+    out += fmt::format("{}  ({}, {}, {})\n", job.name, job.type, ScheduleText(job), job.timezone);
+    for (const auto& t : fires) {
+      const auto seconds = date::floor<std::chrono::seconds>(t);
+      if (zone) {
+        out +=
+            fmt::format("    {}  {}\n", date::format("%F %T %Z", date::make_zoned(zone, seconds)),
+                        date::format("%FT%TZ", seconds));
+      } else {
+        out += fmt::format("    {}\n", date::format("%F %T UTC", seconds));
+      }
+    }
+  }
+  std::cout << out;
+  return 0;
+}
+
+int HistoryCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog) {
+  const auto config = Load(cl, catalog);
+  if (!config) return 1;
+  auto store = store::RunStore::Open(config->state.path, store::Database::Mode::kReadOnly);
+  if (!store) {
+    std::cerr << "jobsd history: " << store.error().message << "\n";
+    return 1;
+  }
+  const std::string job = cl.positional.empty() ? "" : cl.positional.front();
+  auto runs = store->RecentRuns(job, cl.limit);
+  if (!runs) {
+    std::cerr << "jobsd history: " << runs.error().message << "\n";
+    return 1;
+  }
+  std::string out;
+  if (!cl.json) {
+    out += fmt::format("{:>8}  {:<20} {:<9} {:<11} {:<27} {:>9}  {}\n", "ID", "JOB", "TRIGGER",
+                       "STATUS", "STARTED", "DURATION", "ERROR");
+  }
+  for (const store::RunRecord& run : *runs) {
+    if (cl.json) {
+      core::JsonWriter json;
+      WriteRunJson(json, run);
+      out += json.Finish() + "\n";
+      continue;
+    }
+    std::string duration = "-";
+    if (run.finished_at) {
+      duration = fmt::format(
+          "{:.3f}s", std::chrono::duration<double>(*run.finished_at - run.started_at).count());
+    }
+    std::string error = run.error;
+    if (const auto nl = error.find('\n'); nl != std::string::npos) error = error.substr(0, nl);
+    out += fmt::format("{:>8}  {:<20} {:<9} {:<11} {:<27} {:>9}  {}\n", run.id, run.job,
+                       store::ToString(run.trigger), store::ToString(run.status),
+                       core::FormatRfc3339(run.started_at), duration, error);
+  }
+  std::cout << out;
+  return 0;
+}
+
+int OnceCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog) {
+  const auto config = Load(cl, catalog);
+  if (!config) return 1;
+  const std::string& name = cl.positional.front();
+  const config::JobConfig* job = config->FindJob(name);
+  if (job == nullptr) {
+    std::cerr << "jobsd once: no job named '" << name << "' in " << cl.config_path << "\n";
+    return 2;
+  }
+  config::LogLevel level = config->log.level;
+  if (!cl.log_level.empty()) {
+    auto parsed = ParseLogLevel(cl.log_level);
+    if (!parsed) {
+      std::cerr << "jobsd once: " << parsed.error().message << "\n";
+      return 2;
+    }
+    level = *parsed;
+  }
+  SetUpLogging(config->log.format, level);
+
+  // SIGINT/SIGTERM cancel the run (a command's process group gets SIGTERM,
+  // then SIGKILL); the run is still recorded. The signals are blocked before
+  // any thread starts, so only the waiting thread ever receives them.
+  scheduler::CancelToken cancel;
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::thread signal_waiter([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    if (sig != SIGUSR2) cancel.Cancel(scheduler::CancelToken::Reason::kManual);
+  });
+  struct ReleaseWaiter {
+    std::thread& thread;
+    ~ReleaseWaiter() {
+      pthread_kill(thread.native_handle(), SIGUSR2);
+      thread.join();
+    }
+  } release{signal_waiter};
+
+  auto store = store::RunStore::Open(config->state.path, store::Database::Mode::kReadWrite);
+  if (!store) {
+    std::cerr << "jobsd once: " << store.error().message << "\n";
+    return 1;
+  }
+  auto recorder = store::RunRecorder::Start(
+      std::move(*store), config->state.keep_runs,
+      [](const core::Error& e) { spdlog::error("state store: {}", e.message); }, 1);
+  if (!recorder) {
+    std::cerr << "jobsd once: " << recorder.error().message << "\n";
+    return 1;
+  }
+
+  scheduler::SystemClock clock;
+  scheduler::RunExecutor executor(catalog, **recorder, clock);
+  const std::int64_t id = (*recorder)->NewRunId();
+  const scheduler::RunOutcome outcome = executor.Execute(
+      *job, scheduler::Firing{name, store::Trigger::kManual, std::nullopt, 1}, id, cancel);
+  (*recorder)->Flush();
+
+  const double seconds =
+      std::chrono::duration<double>(outcome.finished_at - outcome.started_at).count();
+  if (cl.json) {
+    core::JsonWriter json;
+    json.Key("id").Int(id).Key("job").String(name).Key("status").String(
+        store::ToString(outcome.status));
+    json.Key("duration_seconds").Double(seconds).Key("error").String(outcome.error);
+    std::cout << json.Finish() << "\n";
+  } else {
+    std::cout << fmt::format("run {} of {}: {} in {:.3f}s{}\n", id, name,
+                             store::ToString(outcome.status), seconds,
+                             outcome.error.empty() ? "" : " (" + outcome.error + ")");
+  }
+  switch (outcome.status) {
+    case store::RunStatus::kOk:
+      return 0;
+    case store::RunStatus::kTimeout:
+      return 124;
+    default:
+      return 1;
+  }
+}
+
+int VersionCommand() {
+  std::cout << "jobsd " << JOBSD_VERSION << "\n"
+            << "  boost " << BOOST_VERSION / 100000 << "." << BOOST_VERSION / 100 % 1000 << "."
+            << BOOST_VERSION % 100 << "\n"
+            << "  yaml-cpp " << JOBSD_YAML_CPP_VERSION << "\n"
+            << "  spdlog " << SPDLOG_VER_MAJOR << "." << SPDLOG_VER_MINOR << "." << SPDLOG_VER_PATCH
+            << "\n"
+            << "  fmt " << FMT_VERSION / 10000 << "." << FMT_VERSION / 100 % 100 << "."
+            << FMT_VERSION % 100 << "\n"
+            << "  sqlite " << sqlite3_libversion() << "\n"
+            << "  date (tz) " << JOBSD_DATE_VERSION << "\n";
+  return 0;
+}
+
+}  // namespace jobsd

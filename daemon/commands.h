@@ -1,0 +1,22 @@
+// The one-shot commands of the jobsd binary: check, list, history, once and
+// version. Each returns the process exit code and writes to stdout (results)
+// and stderr (problems). `run` lives in daemon.h.
+#pragma once
+
+#include "config/config_loader.h"
+#include "daemon/command_line.h"
+#include "scheduler/job.h"
+
+namespace jobsd {
+
+// Loads the config for a command, printing every problem on failure.
+// The options are what every command shares (the job types, --set).
+config::LoadOptions LoadOptionsFor(const CommandLine& cl, const scheduler::JobCatalog& catalog);
+
+int CheckCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog);
+int ListCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog);
+int HistoryCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog);
+int OnceCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog);
+int VersionCommand();
+
+}  // namespace jobsd

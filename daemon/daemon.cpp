@@ -1,0 +1,211 @@
+#include "daemon/daemon.h"
+
+#include <signal.h>
+
+#include <iostream>
+#include <map>
+#include <memory>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "config/config_loader.h"
+#include "daemon/commands.h"
+#include "daemon/logging.h"
+#include "scheduler/scheduler.h"
+#include "store/run_recorder.h"
+
+namespace jobsd {
+namespace {
+
+namespace asio = boost::asio;
+
+// What a reload may not change: these are bound once at start.
+std::string RestartOnlyChange(const config::Config& running, const config::Config& next) {
+  if (running.state.path != next.state.path) {
+    return "state.path changed (" + running.state.path.string() + " -> " +
+           next.state.path.string() + "): restart jobsd to move the state store";
+  }
+  if (running.http.listen != next.http.listen) {
+    return "http.listen changed: restart jobsd to listen elsewhere";
+  }
+  return {};
+}
+
+class Daemon {
+ public:
+  Daemon(const CommandLine& cl, const scheduler::JobCatalog& catalog)
+      : cl_(cl), catalog_(catalog), signals_(loop_, SIGTERM, SIGINT, SIGHUP) {}
+
+  int Run();
+
+ private:
+  void WaitForSignal();
+  void Reload();
+  void ApplyReload(config::LoadResult loaded);
+
+  const CommandLine& cl_;
+  const scheduler::JobCatalog& catalog_;
+  asio::io_context loop_;
+  asio::signal_set signals_;
+  // Config files are read here, off the loop: reading a file blocks.
+  asio::thread_pool control_{1};
+  scheduler::SystemClock clock_;
+  std::unique_ptr<store::RunRecorder> recorder_;
+  std::unique_ptr<scheduler::Scheduler> scheduler_;
+  std::shared_ptr<const config::Config> config_;
+  std::optional<config::LogLevel> forced_level_;
+  bool reloading_ = false;
+  bool reload_again_ = false;
+  bool stopping_ = false;
+};
+
+int Daemon::Run() {
+  config::LoadResult loaded =
+      config::LoadConfigFile(cl_.config_path, LoadOptionsFor(cl_, catalog_));
+  if (!loaded.ok()) {
+    std::cerr << loaded.ErrorText();
+    std::cerr << "jobsd: " << cl_.config_path << " is not valid; not starting\n";
+    return 1;
+  }
+  config_ = std::make_shared<const config::Config>(std::move(*loaded.config));
+  if (!cl_.log_level.empty()) {
+    auto level = ParseLogLevel(cl_.log_level);
+    if (!level) {
+      std::cerr << "jobsd: " << level.error().message << "\n";
+      return 2;
+    }
+    forced_level_ = *level;
+  }
+  SetUpLogging(config_->log.format, forced_level_.value_or(config_->log.level));
+
+  auto store = store::RunStore::Open(config_->state.path, store::Database::Mode::kReadWrite);
+  if (!store) {
+    spdlog::critical("cannot start: {}", store.error().message);
+    return 1;
+  }
+  auto interrupted = store->MarkInterrupted(clock_.Now());
+  if (!interrupted) {
+    spdlog::critical("cannot start: state file {}: {}", config_->state.path.string(),
+                     interrupted.error().message);
+    return 1;
+  }
+  if (*interrupted > 0) {
+    spdlog::warn("{} run(s) were in progress when jobsd last stopped; recorded as interrupted",
+                 *interrupted);
+  }
+  std::map<std::string, core::TimePoint> last_slots;
+  for (const config::JobConfig& job : config_->jobs) {
+    auto slot = store->LastScheduledSlot(job.name);
+    if (!slot) {
+      spdlog::critical("cannot start: {}", slot.error().message);
+      return 1;
+    }
+    if (*slot) last_slots[job.name] = **slot;
+  }
+  auto recorder = store::RunRecorder::Start(
+      std::move(*store), config_->state.keep_runs,
+      [](const core::Error& e) { spdlog::error("state store: {}", e.message); });
+  if (!recorder) {
+    spdlog::critical("cannot start: {}", recorder.error().message);
+    return 1;
+  }
+  recorder_ = std::move(*recorder);
+
+  scheduler_ = std::make_unique<scheduler::Scheduler>(loop_, clock_, catalog_, *recorder_,
+                                                      config_->ParallelRuns());
+  scheduler_->Start(config_, last_slots);
+  WaitForSignal();
+  spdlog::info("jobsd {} started: {} jobs from {}, state {}, {} parallel runs", JOBSD_VERSION,
+               config_->jobs.size(), cl_.config_path, config_->state.path.string(),
+               config_->ParallelRuns());
+
+  loop_.run();
+
+  control_.join();
+  scheduler_.reset();  // joins the worker pool
+  recorder_.reset();   // writes what is queued
+  spdlog::info("jobsd stopped");
+  return 0;
+}
+
+void Daemon::WaitForSignal() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      Reload();
+      WaitForSignal();
+      return;
+    }
+    if (stopping_) {
+      spdlog::warn("second stop signal: cancelling running jobs now");
+      scheduler_->Stop(core::Duration::zero(), [this] { loop_.stop(); });
+      return;
+    }
+    stopping_ = true;
+    spdlog::info("{} received: stopping (no new runs; running ones get {})",
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                 core::FormatDuration(config_->shutdown_grace));
+    scheduler_->Stop(config_->shutdown_grace, [this] {
+      signals_.cancel();
+      loop_.stop();
+    });
+    WaitForSignal();
+  });
+}
+
+void Daemon::Reload() {
+  if (stopping_) return;
+  // A burst of SIGHUPs reloads once more after the one in progress, not once each.
+  if (reloading_) {
+    reload_again_ = true;
+    return;
+  }
+  reloading_ = true;
+  spdlog::info("SIGHUP received: reloading {}", cl_.config_path);
+  asio::post(control_, [this] {
+    config::LoadResult loaded =
+        config::LoadConfigFile(cl_.config_path, LoadOptionsFor(cl_, catalog_));
+    asio::post(loop_, [this, loaded = std::move(loaded)]() mutable {
+      ApplyReload(std::move(loaded));
+      reloading_ = false;
+      if (reload_again_ && !stopping_) {
+        reload_again_ = false;
+        Reload();
+      }
+    });
+  });
+}
+
+void Daemon::ApplyReload(config::LoadResult loaded) {
+  if (stopping_) return;
+  if (!loaded.ok()) {
+    spdlog::error("reload refused, the running config stays in force: {} problem(s) in {}",
+                  loaded.diagnostics.size(), cl_.config_path);
+    for (const auto& d : loaded.diagnostics) spdlog::error("{}", d.ToString());
+    return;
+  }
+  if (const std::string why = RestartOnlyChange(*config_, *loaded.config); !why.empty()) {
+    spdlog::error("reload refused, the running config stays in force: {}", why);
+    return;
+  }
+  config_ = std::make_shared<const config::Config>(std::move(*loaded.config));
+  if (!forced_level_) SetLogLevel(config_->log.level);
+  recorder_->set_keep_runs(config_->state.keep_runs);
+  scheduler_->Apply(config_);
+  spdlog::info("reloaded {}: {} jobs", cl_.config_path, config_->jobs.size());
+}
+
+}  // namespace
+
+int RunDaemon(const CommandLine& cl, const scheduler::JobCatalog& catalog) {
+  // A job's broken pipe must not kill the daemon; children get SIGPIPE back.
+  ::signal(SIGPIPE, SIG_IGN);
+  Daemon daemon(cl, catalog);
+  return daemon.Run();
+}
+
+}  // namespace jobsd

@@ -1,0 +1,15 @@
+// `jobsd run`: the daemon in the foreground. Loads the config, opens the
+// state store (marking runs a crash left `running` as `interrupted`), starts
+// the scheduler on the event loop, and serves signals: SIGHUP reloads the
+// config all or nothing, SIGTERM/SIGINT stop gracefully (no new runs; running
+// ones get shutdown_grace, then are cancelled). Returns the exit code.
+#pragma once
+
+#include "daemon/command_line.h"
+#include "scheduler/job.h"
+
+namespace jobsd {
+
+int RunDaemon(const CommandLine& cl, const scheduler::JobCatalog& catalog);
+
+}  // namespace jobsd

@@ -1,0 +1,73 @@
+#include "daemon/logging.h"
+
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "core/json_writer.h"
+
+namespace jobsd {
+namespace {
+
+spdlog::level::level_enum ToSpdlog(config::LogLevel level) {
+  switch (level) {
+    case config::LogLevel::kTrace:
+      return spdlog::level::trace;
+    case config::LogLevel::kDebug:
+      return spdlog::level::debug;
+    case config::LogLevel::kInfo:
+      return spdlog::level::info;
+    case config::LogLevel::kWarn:
+      return spdlog::level::warn;
+    case config::LogLevel::kError:
+      return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+// %j: the message as a JSON string, so a quote or newline in a job's output
+// cannot break the line's JSON.
+class JsonMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const std::string quoted =
+        core::JsonQuote(std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(quoted.data(), quoted.data() + quoted.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonMessage>();
+  }
+};
+
+}  // namespace
+
+void SetUpLogging(config::LogFormat format, config::LogLevel level) {
+  auto logger =
+      std::make_shared<spdlog::logger>("jobsd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+  if (format == config::LogFormat::kJson) {
+    formatter->add_flag<JsonMessage>('j').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","message":%j})");
+  } else {
+    formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %-5l %v");
+  }
+  logger->set_formatter(std::move(formatter));
+  logger->set_level(ToSpdlog(level));
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(std::move(logger));
+}
+
+void SetLogLevel(config::LogLevel level) { spdlog::set_level(ToSpdlog(level)); }
+
+core::Result<config::LogLevel> ParseLogLevel(const std::string& text) {
+  for (const auto level :
+       {config::LogLevel::kTrace, config::LogLevel::kDebug, config::LogLevel::kInfo,
+        config::LogLevel::kWarn, config::LogLevel::kError}) {
+    if (config::Name(level) == text) return level;
+  }
+  return core::Unexpected(core::InvalidArgument(
+      "--log-level must be one of trace, debug, info, warn, error, not '" + text + "'"));
+}
+
+}  // namespace jobsd

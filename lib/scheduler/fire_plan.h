@@ -1,0 +1,110 @@
+// When each job fires next: the scheduler's timetable, with no I/O and no
+// timers of its own, so tests drive it with any clock they like.
+//
+// Entries sit in one min-heap ordered by due time: O(log n) per firing, no
+// scan over all jobs. TakeDue(now) pops what is due and applies the misfire
+// policy where slots were missed (daemon down, the wall clock jumped forward,
+// the machine was suspended):
+//   * one slot due and at most misfire_grace late: it fires (trigger schedule);
+//   * several slots passed: `run_once` fires one run for the latest of them
+//     (trigger catchup) when that one is within misfire_grace, `skip` fires
+//     none of them;
+//   * a slot later than misfire_grace is not run.
+// Either way the job's next slot is the first after `now`: missed slots never
+// burst. When the wall clock steps back, ClockSteppedBack reschedules every
+// job from the new time, except that fixed-time cron jobs do not repeat slots
+// they already ran.
+//
+// Loop thread only (no locks).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+#include "core/time.h"
+#include "schedule/schedule.h"
+#include "store/run_store.h"
+
+namespace scheduler {
+
+struct Firing {
+  std::string job;
+  store::Trigger trigger = store::Trigger::kSchedule;
+  std::optional<core::TimePoint> scheduled_at;  // the slot; none for manual runs
+  int attempt = 1;
+};
+
+struct MissedSlots {
+  std::string job;
+  std::uint64_t count = 0;  // slots that will not run
+  core::TimePoint latest;   // the latest of them
+};
+
+class FirePlan {
+ public:
+  struct JobTiming {
+    std::optional<schedules::Schedule> schedule;  // none: runs only when triggered
+    config::Misfire misfire = config::Misfire::kRunOnce;
+    core::Duration misfire_grace = std::chrono::hours(1);
+  };
+
+  // Adds a job, or replaces its timing. Every job the scheduler runs is
+  // added, scheduled or not, so that its retries are kept while it exists. `last_slot` is the last
+  // slot it ran for before this process started (from the run history): slots after it that are
+  // already past are missed, and the misfire policy decides about one catch-up run. Without it the
+  // job starts with its first slot after now.
+  void Set(const std::string& job, JobTiming timing, std::optional<core::TimePoint> last_slot,
+           core::TimePoint now);
+  void Remove(const std::string& job);
+  bool Has(const std::string& job) const { return jobs_.count(job) > 0; }
+
+  // A retry (or any one-off firing) at `at`; dropped if the job is removed.
+  void Add(Firing firing, core::TimePoint at);
+
+  // The earliest due time, if anything is planned.
+  std::optional<core::TimePoint> NextWake();
+  // The job's next regular slot.
+  std::optional<core::TimePoint> NextSlot(const std::string& job) const;
+
+  // Pops everything due at `now`. Slots that will not run are appended to
+  // `missed` when given.
+  std::vector<Firing> TakeDue(core::TimePoint now, std::vector<MissedSlots>* missed = nullptr);
+
+  // The wall clock moved back (NTP step): plan every job again from `now`.
+  void ClockSteppedBack(core::TimePoint now);
+
+  std::size_t size() const { return jobs_.size(); }
+
+ private:
+  struct JobEntry {
+    JobTiming timing;
+    std::optional<core::TimePoint> next_slot;
+    std::optional<core::TimePoint> last_fired_slot;
+    std::uint64_t generation = 0;  // bumped when re-planned; older heap entries are stale
+  };
+  struct HeapEntry {
+    core::TimePoint due;
+    std::uint64_t order;  // FIFO among equal due times
+    std::string job;
+    std::uint64_t generation;  // 0 for one-off firings
+    std::optional<Firing> one_off;
+    bool operator>(const HeapEntry& other) const {
+      return due != other.due ? due > other.due : order > other.order;
+    }
+  };
+
+  void PlanNext(const std::string& job, JobEntry& entry, core::TimePoint after);
+  void DropStale();
+
+  std::unordered_map<std::string, JobEntry> jobs_;
+  std::priority_queue<HeapEntry, std::vector<HeapEntry>, std::greater<>> heap_;
+  std::uint64_t order_ = 0;
+  std::uint64_t generations_ = 0;
+};
+
+}  // namespace scheduler

@@ -1,0 +1,47 @@
+// Carries out one run on the calling thread: records its start, runs the job
+// with its cancel token and deadline, and records how it ended. The daemon's
+// scheduler and `jobsd once` both run jobs through here, so a run looks the
+// same in the history however it was started.
+//
+// This is the firewall: whatever escapes Job::Run (an Error, an exception)
+// becomes a failed run record and a log line, never a crash.
+//
+// Blocking: worker threads (or a CLI command's main thread) only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "scheduler/clock.h"
+#include "scheduler/fire_plan.h"
+#include "scheduler/job.h"
+#include "store/run_recorder.h"
+
+namespace scheduler {
+
+struct RunOutcome {
+  std::int64_t id = 0;
+  store::RunStatus status = store::RunStatus::kFailed;
+  std::string error;
+  core::TimePoint started_at;
+  core::TimePoint finished_at;
+};
+
+class RunExecutor {
+ public:
+  RunExecutor(const JobCatalog& catalog, store::RunRecorder& recorder, const Clock& clock)
+      : catalog_(catalog), recorder_(recorder), clock_(clock) {}
+
+  RunOutcome Execute(const config::JobConfig& job, const Firing& firing, std::int64_t run_id,
+                     CancelToken& cancel);
+
+ private:
+  const JobCatalog& catalog_;
+  store::RunRecorder& recorder_;
+  const Clock& clock_;
+};
+
+// Serializes run metrics as a JSON object for the run record.
+std::string MetricsJson(const RunSummary& summary);
+
+}  // namespace scheduler

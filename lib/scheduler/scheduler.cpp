@@ -1,0 +1,357 @@
+#include "scheduler/scheduler.h"
+
+#include <deque>
+#include <random>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/system_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "scheduler/fire_plan.h"
+#include "scheduler/run_executor.h"
+
+namespace scheduler {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Long waits are cut into pieces of this size so that a suspend/resume or a
+// wall-clock step is noticed within it (asio measures waits on the monotonic
+// clock, which does not see either).
+constexpr core::Duration kMaxWait = std::chrono::seconds(30);
+// A clock that reads this much earlier than at the last wake has been stepped back.
+constexpr core::Duration kBackStepTolerance = std::chrono::seconds(1);
+constexpr std::size_t kMaxQueued = 100;
+
+struct ActiveRun {
+  std::int64_t id = 0;
+  Firing firing;
+  // Keeps the job's config alive for the run, even across a reload.
+  std::shared_ptr<const config::Config> config;
+  const config::JobConfig* job = nullptr;
+  CancelToken cancel;
+};
+
+struct JobState {
+  int running = 0;
+  std::deque<Firing> queued;
+  std::optional<store::RunStatus> last_status;
+  std::optional<core::TimePoint> last_finished_at;
+};
+
+FirePlan::JobTiming TimingOf(const config::JobConfig& job) {
+  FirePlan::JobTiming timing;
+  if (job.enabled) timing.schedule = job.schedule;
+  timing.misfire = job.misfire;
+  timing.misfire_grace = job.misfire_grace;
+  return timing;
+}
+
+bool SameTiming(const config::JobConfig& a, const config::JobConfig& b) {
+  return a.cron == b.cron && a.every == b.every && a.jitter == b.jitter &&
+         a.timezone == b.timezone && a.misfire == b.misfire && a.misfire_grace == b.misfire_grace &&
+         a.enabled == b.enabled;
+}
+
+}  // namespace
+
+struct Scheduler::Impl {
+  Impl(asio::io_context& loop_in, const Clock& clock_in, const JobCatalog& catalog,
+       store::RunRecorder& recorder_in, int worker_threads)
+      : loop(loop_in),
+        clock(clock_in),
+        recorder(recorder_in),
+        executor(catalog, recorder_in, clock_in),
+        pool(static_cast<std::size_t>(std::max(1, worker_threads))),
+        wake_timer(loop_in),
+        grace_timer(loop_in),
+        random(std::random_device{}()) {}
+
+  void Arm();
+  void OnWake();
+  void Dispatch(Firing firing);
+  std::int64_t StartRun(Firing firing);
+  void RecordSkipped(const Firing& firing, const std::string& why);
+  void Finished(const std::shared_ptr<ActiveRun>& run, const RunOutcome& outcome);
+  core::Duration RetryDelay(const config::RetryPolicy& policy, int attempt);
+  void IndexChains();
+  void MaybeFinishStop();
+
+  asio::io_context& loop;
+  const Clock& clock;
+  store::RunRecorder& recorder;
+  RunExecutor executor;
+  asio::thread_pool pool;
+  asio::system_timer wake_timer;
+  asio::steady_timer grace_timer;
+  std::mt19937_64 random;
+
+  // Loop thread only.
+  std::shared_ptr<const config::Config> config;
+  FirePlan plan;
+  std::unordered_map<std::string, JobState> jobs;
+  std::unordered_map<std::string, std::vector<std::string>> downstream;  // job -> jobs after it
+  std::unordered_map<std::int64_t, std::shared_ptr<ActiveRun>> active;
+  std::optional<core::TimePoint> last_wake;
+  bool stopping = false;
+  std::function<void()> on_stopped;
+};
+
+void Scheduler::Impl::Arm() {
+  if (stopping) return;
+  const core::TimePoint now = clock.Now();
+  core::TimePoint at = now + kMaxWait;
+  if (const auto next = plan.NextWake(); next && *next < at) at = *next;
+  wake_timer.expires_at(std::chrono::time_point_cast<std::chrono::system_clock::duration>(at));
+  wake_timer.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) OnWake();
+  });
+}
+
+void Scheduler::Impl::OnWake() {
+  const core::TimePoint now = clock.Now();
+  if (last_wake && now + kBackStepTolerance < *last_wake) {
+    spdlog::warn("the wall clock stepped back by {}; planning every job again from now",
+                 core::FormatDuration(*last_wake - now));
+    plan.ClockSteppedBack(now);
+  }
+  last_wake = now;
+  std::vector<MissedSlots> missed;
+  for (Firing& firing : plan.TakeDue(now, &missed)) Dispatch(std::move(firing));
+  for (const MissedSlots& m : missed) {
+    spdlog::warn("job={} missed {} slot(s), latest {}: not run (misfire policy / misfire_grace)",
+                 m.job, m.count, core::FormatRfc3339(m.latest));
+  }
+  Arm();
+}
+
+void Scheduler::Impl::Dispatch(Firing firing) {
+  const config::JobConfig* job = config->FindJob(firing.job);
+  if (job == nullptr || stopping) return;
+  JobState& state = jobs[firing.job];
+  if (state.running > 0) {
+    switch (job->overlap) {
+      case config::Overlap::kSkip:
+        RecordSkipped(firing, "skipped: the previous run is still running (overlap: skip)");
+        return;
+      case config::Overlap::kQueue:
+        if (state.queued.size() >= kMaxQueued) {
+          RecordSkipped(firing, "skipped: 100 runs already queued (overlap: queue)");
+        } else {
+          state.queued.push_back(std::move(firing));
+        }
+        return;
+      case config::Overlap::kAllow:
+        break;
+    }
+  }
+  StartRun(std::move(firing));
+}
+
+std::int64_t Scheduler::Impl::StartRun(Firing firing) {
+  auto run = std::make_shared<ActiveRun>();
+  run->id = recorder.NewRunId();
+  run->config = config;
+  run->job = config->FindJob(firing.job);
+  run->firing = std::move(firing);
+  active.emplace(run->id, run);
+  ++jobs[run->firing.job].running;
+  // `this` outlives the pool: ~Scheduler joins the pool before the rest goes.
+  asio::post(pool, [this, run] {
+    const RunOutcome outcome = executor.Execute(*run->job, run->firing, run->id, run->cancel);
+    asio::post(loop, [this, run, outcome] { Finished(run, outcome); });
+  });
+  return run->id;
+}
+
+void Scheduler::Impl::RecordSkipped(const Firing& firing, const std::string& why) {
+  const core::TimePoint now = clock.Now();
+  store::RunRecord record;
+  record.id = recorder.NewRunId();
+  record.job = firing.job;
+  record.trigger = firing.trigger;
+  record.scheduled_at = firing.scheduled_at;
+  record.started_at = now;
+  record.finished_at = now;
+  record.status = store::RunStatus::kSkipped;
+  record.attempt = firing.attempt;
+  record.error = why;
+  spdlog::info("job={} run={} outcome=skipped {}", firing.job, record.id, why);
+  recorder.RecordStart(std::move(record));
+}
+
+core::Duration Scheduler::Impl::RetryDelay(const config::RetryPolicy& policy, int attempt) {
+  // Full jitter: a random wait up to the exponential ceiling, so retries of
+  // many jobs failing together do not stampede the upstream together.
+  core::Duration ceiling = policy.backoff;
+  for (int i = 1; i < attempt && ceiling < policy.max_backoff; ++i) ceiling *= 2;
+  ceiling = std::min(ceiling, policy.max_backoff);
+  std::uniform_int_distribution<core::Duration::rep> pick(0, ceiling.count());
+  return core::Duration(pick(random));
+}
+
+void Scheduler::Impl::Finished(const std::shared_ptr<ActiveRun>& run, const RunOutcome& outcome) {
+  active.erase(run->id);
+  JobState& state = jobs[run->firing.job];
+  --state.running;
+  state.last_status = outcome.status;
+  state.last_finished_at = outcome.finished_at;
+
+  if (!stopping) {
+    // The job's current config decides what follows (it may have been reloaded).
+    const config::JobConfig* job = config->FindJob(run->firing.job);
+    const bool failed =
+        outcome.status == store::RunStatus::kFailed || outcome.status == store::RunStatus::kTimeout;
+    if (job && failed && run->firing.attempt <= job->retries.max) {
+      const core::Duration delay = RetryDelay(job->retries, run->firing.attempt);
+      Firing retry{job->name, store::Trigger::kRetry, run->firing.scheduled_at,
+                   run->firing.attempt + 1};
+      spdlog::info("job={} run={} retry {} of {} in {}", job->name, run->id, run->firing.attempt,
+                   job->retries.max, core::FormatDuration(delay));
+      plan.Add(std::move(retry), clock.Now() + delay);
+      Arm();
+    }
+    if (job && outcome.status == store::RunStatus::kOk) {
+      if (const auto it = downstream.find(job->name); it != downstream.end()) {
+        for (const std::string& next : it->second) {
+          Dispatch(Firing{next, store::Trigger::kChain, clock.Now(), 1});
+        }
+      }
+    }
+    if (job && !state.queued.empty() && state.running == 0) {
+      Firing queued = std::move(state.queued.front());
+      state.queued.pop_front();
+      StartRun(std::move(queued));
+    }
+  }
+  MaybeFinishStop();
+}
+
+void Scheduler::Impl::IndexChains() {
+  downstream.clear();
+  for (const config::JobConfig& job : config->jobs) {
+    if (!job.enabled) continue;
+    for (const std::string& upstream : job.after) downstream[upstream].push_back(job.name);
+  }
+}
+
+void Scheduler::Impl::MaybeFinishStop() {
+  if (!stopping || !active.empty() || !on_stopped) return;
+  grace_timer.cancel();
+  auto done = std::move(on_stopped);
+  on_stopped = nullptr;
+  asio::post(loop, std::move(done));
+}
+
+Scheduler::Scheduler(asio::io_context& loop, const Clock& clock, const JobCatalog& catalog,
+                     store::RunRecorder& recorder, int worker_threads)
+    : impl_(std::make_unique<Impl>(loop, clock, catalog, recorder, worker_threads)) {}
+
+Scheduler::~Scheduler() { impl_->pool.join(); }
+
+void Scheduler::Start(std::shared_ptr<const config::Config> config,
+                      const std::map<std::string, core::TimePoint>& last_slots) {
+  Impl& s = *impl_;
+  s.config = std::move(config);
+  const core::TimePoint now = s.clock.Now();
+  for (const config::JobConfig& job : s.config->jobs) {
+    std::optional<core::TimePoint> last;
+    if (const auto it = last_slots.find(job.name); it != last_slots.end()) last = it->second;
+    s.plan.Set(job.name, TimingOf(job), last, now);
+    s.jobs[job.name];
+  }
+  s.IndexChains();
+  s.last_wake = now;
+  s.OnWake();
+}
+
+void Scheduler::Apply(std::shared_ptr<const config::Config> config) {
+  Impl& s = *impl_;
+  const auto old = std::move(s.config);
+  s.config = std::move(config);
+  const core::TimePoint now = s.clock.Now();
+  for (const config::JobConfig& job : s.config->jobs) {
+    const config::JobConfig* before = old->FindJob(job.name);
+    if (before == nullptr || !SameTiming(*before, job)) {
+      s.plan.Set(job.name, TimingOf(job), std::nullopt, now);
+    }
+    s.jobs[job.name];
+  }
+  for (const config::JobConfig& job : old->jobs) {
+    if (s.config->FindJob(job.name) == nullptr) {
+      s.plan.Remove(job.name);
+      s.jobs[job.name].queued.clear();
+    }
+  }
+  s.IndexChains();
+  s.Arm();
+}
+
+std::optional<std::int64_t> Scheduler::RunNow(const std::string& job, std::string* why) {
+  Impl& s = *impl_;
+  const config::JobConfig* config = s.config->FindJob(job);
+  if (config == nullptr || s.stopping) {
+    if (why) *why = config ? "jobsd is shutting down" : "no job named '" + job + "'";
+    return std::nullopt;
+  }
+  JobState& state = s.jobs[job];
+  if (state.running > 0 && config->overlap != config::Overlap::kAllow) {
+    if (config->overlap == config::Overlap::kQueue && state.queued.size() < kMaxQueued) {
+      state.queued.push_back(Firing{job, store::Trigger::kManual, std::nullopt, 1});
+      if (why) *why = "queued behind the running run (overlap: queue)";
+      return std::nullopt;
+    }
+    if (why) *why = "skipped: the previous run is still running (overlap: skip)";
+    s.RecordSkipped(Firing{job, store::Trigger::kManual, std::nullopt, 1}, *why);
+    return std::nullopt;
+  }
+  return s.StartRun(Firing{job, store::Trigger::kManual, std::nullopt, 1});
+}
+
+void Scheduler::Stop(core::Duration grace, std::function<void()> done) {
+  Impl& s = *impl_;
+  s.stopping = true;
+  s.on_stopped = std::move(done);
+  s.wake_timer.cancel();
+  for (auto& [name, state] : s.jobs) state.queued.clear();
+  if (!s.active.empty()) {
+    spdlog::info("waiting up to {} for {} running job(s)", core::FormatDuration(grace),
+                 s.active.size());
+    s.grace_timer.expires_after(grace);
+    s.grace_timer.async_wait([&s](const boost::system::error_code& ec) {
+      if (ec) return;
+      for (auto& [id, run] : s.active) {
+        spdlog::warn("job={} run={} cancelled: shutdown grace is over", run->firing.job, id);
+        run->cancel.Cancel(CancelToken::Reason::kShutdown);
+      }
+    });
+  }
+  s.MaybeFinishStop();
+}
+
+std::vector<JobStatus> Scheduler::Status() const {
+  std::vector<JobStatus> out;
+  for (const config::JobConfig& job : impl_->config->jobs) {
+    JobStatus status;
+    status.name = job.name;
+    if (const auto it = impl_->jobs.find(job.name); it != impl_->jobs.end()) {
+      status.running = it->second.running;
+      status.last_status = it->second.last_status;
+      status.last_finished_at = it->second.last_finished_at;
+    }
+    status.next_slot = impl_->plan.NextSlot(job.name);
+    out.push_back(std::move(status));
+  }
+  return out;
+}
+
+int Scheduler::running() const { return static_cast<int>(impl_->active.size()); }
+
+const config::Config& Scheduler::config() const { return *impl_->config; }
+
+}  // namespace scheduler

@@ -1,0 +1,84 @@
+// The daemon's heart: decides when each job runs, hands runs to a bounded
+// worker pool, and takes their outcomes back (retries, chains, overlap).
+//
+// Lives on the event loop: every public method is loop thread only, and the
+// state here is touched only there, so it needs no locks. Runs execute on the
+// pool through RunExecutor; nothing here blocks. One wall-clock timer is
+// armed for the earliest due time in the FirePlan (re-armed at least every
+// 30 s, so a suspend/resume or a clock step is noticed promptly).
+//
+// Per-job policies from the config: overlap (skip: a slot that comes while a
+// run is going is recorded `skipped`; queue: it waits, up to 100 deep;
+// allow: runs side by side), timeout (via the run's CancelToken), retries
+// (exponential backoff with full jitter, trigger `retry`), misfire (in the
+// FirePlan), `after:` chains (trigger `chain` when an upstream succeeds),
+// `enabled: false` (not scheduled, still runnable by hand).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/config.h"
+#include "core/time.h"
+#include "scheduler/clock.h"
+#include "scheduler/job.h"
+#include "store/run_recorder.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace scheduler {
+
+// What the scheduler knows of a job right now (for status and /health).
+struct JobStatus {
+  std::string name;
+  int running = 0;
+  std::optional<core::TimePoint> next_slot;
+  std::optional<store::RunStatus> last_status;
+  std::optional<core::TimePoint> last_finished_at;
+};
+
+class Scheduler {
+ public:
+  Scheduler(boost::asio::io_context& loop, const Clock& clock, const JobCatalog& catalog,
+            store::RunRecorder& recorder, int worker_threads);
+  // Waits for the pool's threads; Stop first so they have nothing left to do.
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Begins scheduling. `last_slots` (per job, from the run history) lets
+  // slots missed while the daemon was down be handled by each job's misfire
+  // policy.
+  void Start(std::shared_ptr<const config::Config> config,
+             const std::map<std::string, core::TimePoint>& last_slots);
+
+  // Swaps in a new, already validated config. Added jobs start on their
+  // schedule, removed ones stop being scheduled (a run in progress finishes
+  // under its old config), jobs whose timing changed are rescheduled, and
+  // unchanged ones keep their next fire time.
+  void Apply(std::shared_ptr<const config::Config> config);
+
+  // Starts a run now (trigger manual), honouring the job's overlap policy.
+  // Returns the run id, or nullopt with `why` set (unknown job, skipped).
+  std::optional<std::int64_t> RunNow(const std::string& job, std::string* why = nullptr);
+
+  // Stops scheduling; running jobs get `grace`, then are cancelled. `done`
+  // runs on the loop once no run is left.
+  void Stop(core::Duration grace, std::function<void()> done);
+
+  std::vector<JobStatus> Status() const;
+  int running() const;
+  const config::Config& config() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace scheduler

@@ -1,0 +1,91 @@
+// Records runs for the daemon without making anyone wait on SQLite.
+//
+// Callers queue writes (a run started, a run ended) and read requests; the
+// recorder's own thread applies them in batches, one transaction per batch,
+// so thousands of run rows a second cost a handful of commits and the event
+// loop never blocks on the disk. Run ids come from blocks reserved in the
+// store ahead of time, so a run has its id the moment it is created.
+//
+// Any thread may call any method. Callbacks given to Query run on the
+// recorder's thread; post to your own thread from there. Write failures
+// (disk full, a broken file) go to the error handler given at construction
+// and are counted; the queue keeps going so one bad batch cannot wedge it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "store/run_store.h"
+
+namespace store {
+
+class RunRecorder {
+ public:
+  using ErrorHandler = std::function<void(const core::Error&)>;
+
+  // Takes over `store` (open, migrated, interrupted runs already marked).
+  // Blocking: reserves the first block of `id_block` run ids before
+  // returning (a daemon wants many; `jobsd once` needs one).
+  static core::Result<std::unique_ptr<RunRecorder>> Start(RunStore store, int keep_runs,
+                                                          ErrorHandler on_error,
+                                                          std::int64_t id_block = 100000);
+  // Applies everything queued, then stops the thread.
+  ~RunRecorder();
+  RunRecorder(const RunRecorder&) = delete;
+  RunRecorder& operator=(const RunRecorder&) = delete;
+
+  // A fresh run id, unique across every process that writes the store.
+  std::int64_t NewRunId();
+
+  void RecordStart(RunRecord run);
+  void RecordEnd(RunEnd end);
+  // Runs `query` on the recorder's thread after the writes queued before it.
+  void Query(std::function<void(RunStore&)> query);
+  // Blocks until everything queued before the call is committed.
+  void Flush();
+
+  void set_keep_runs(int keep_runs) { keep_runs_.store(keep_runs); }
+  std::uint64_t failed_writes() const { return failed_writes_.load(); }
+  std::uint64_t batches() const { return batches_.load(); }
+
+ private:
+  using Op = std::variant<RunRecord, RunEnd, std::function<void(RunStore&)>>;
+  RunRecorder(RunStore store, int keep_runs, ErrorHandler on_error, std::int64_t id_block);
+  void Enqueue(Op op);
+  void Loop();
+  void ApplyBatch(std::vector<Op>& batch);
+  void ReserveSpareBlockIfLow();
+
+  RunStore store_;  // recorder thread only
+  ErrorHandler on_error_;
+  const std::int64_t id_block_;
+  std::atomic<int> keep_runs_;
+  std::atomic<std::uint64_t> failed_writes_{0};
+  std::atomic<std::uint64_t> batches_{0};
+  // Finished runs per job since its history was last pruned (recorder thread).
+  std::map<std::string, int> ended_since_prune_;
+
+  // Guarded by ids_mutex_.
+  std::mutex ids_mutex_;
+  std::int64_t next_id_ = 0;
+  std::int64_t block_end_ = 0;
+  std::int64_t spare_first_ = 0;  // 0: no spare block reserved yet
+
+  // Guarded by mutex_.
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<Op> queue_;
+  bool stopping_ = false;
+
+  std::thread thread_;  // last: started once everything above exists
+};
+
+}  // namespace store

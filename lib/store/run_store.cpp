@@ -1,0 +1,409 @@
+#include "store/run_store.h"
+
+#include <array>
+#include <system_error>
+
+namespace store {
+namespace {
+
+using core::Unexpected;
+
+constexpr std::array<std::string_view, 7> kStatusNames = {
+    "running", "ok", "failed", "timeout", "skipped", "cancelled", "interrupted"};
+constexpr std::array<std::string_view, 6> kTriggerNames = {"schedule", "manual", "chain",
+                                                           "event",    "retry",  "catchup"};
+
+// Each entry moves the schema from version i to i+1. Never edit one that has
+// shipped: add the next.
+constexpr std::string_view kMigrations[] = {
+    R"sql(
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  job TEXT NOT NULL,
+  trigger TEXT NOT NULL,
+  scheduled_at INTEGER,           -- microseconds since the Unix epoch, UTC
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER,
+  status TEXT NOT NULL,
+  attempt INTEGER NOT NULL DEFAULT 1,
+  error TEXT NOT NULL DEFAULT '',
+  output TEXT NOT NULL DEFAULT '',
+  metrics TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX runs_by_job ON runs (job, started_at);
+CREATE INDEX runs_by_start ON runs (started_at);
+CREATE INDEX runs_running ON runs (status) WHERE status = 'running';
+CREATE TABLE job_health (
+  job TEXT PRIMARY KEY,
+  consecutive_failures INTEGER NOT NULL DEFAULT 0,
+  last_success_at INTEGER,
+  last_failure_at INTEGER,
+  last_status TEXT
+);
+CREATE TABLE job_state (
+  job TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (job, key)
+);
+)sql",
+};
+
+std::int64_t Micros(core::TimePoint t) { return t.time_since_epoch().count(); }
+core::TimePoint FromMicros(std::int64_t us) { return core::TimePoint(core::Duration(us)); }
+std::optional<core::TimePoint> FromMicros(std::optional<std::int64_t> us) {
+  if (!us) return std::nullopt;
+  return FromMicros(*us);
+}
+
+constexpr std::string_view kRunColumns =
+    "id, job, trigger, scheduled_at, started_at, finished_at, status, attempt, error, output, "
+    "metrics";
+
+RunRecord ReadRun(const Statement& row) {
+  RunRecord run;
+  run.id = row.Int(0);
+  run.job = row.Text(1);
+  run.trigger = ParseTrigger(row.Text(2)).value_or(Trigger::kManual);
+  run.scheduled_at = FromMicros(row.OptionalInt(3));
+  run.started_at = FromMicros(row.Int(4));
+  run.finished_at = FromMicros(row.OptionalInt(5));
+  run.status = ParseRunStatus(row.Text(6)).value_or(RunStatus::kFailed);
+  run.attempt = static_cast<int>(row.Int(7));
+  run.error = row.Text(8);
+  run.output = row.Text(9);
+  run.metrics_json = row.Text(10);
+  return run;
+}
+
+}  // namespace
+
+std::string_view ToString(RunStatus status) { return kStatusNames[static_cast<int>(status)]; }
+std::string_view ToString(Trigger trigger) { return kTriggerNames[static_cast<int>(trigger)]; }
+
+std::optional<RunStatus> ParseRunStatus(std::string_view text) {
+  for (std::size_t i = 0; i < kStatusNames.size(); ++i) {
+    if (kStatusNames[i] == text) return static_cast<RunStatus>(i);
+  }
+  return std::nullopt;
+}
+
+std::optional<Trigger> ParseTrigger(std::string_view text) {
+  for (std::size_t i = 0; i < kTriggerNames.size(); ++i) {
+    if (kTriggerNames[i] == text) return static_cast<Trigger>(i);
+  }
+  return std::nullopt;
+}
+
+bool CountsAsFailure(RunStatus status) {
+  return status == RunStatus::kFailed || status == RunStatus::kTimeout ||
+         status == RunStatus::kInterrupted;
+}
+
+core::Result<RunStore> RunStore::Open(const std::filesystem::path& file, Database::Mode mode) {
+  if (mode == Database::Mode::kReadWrite && file.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(file.parent_path(), ec);
+    if (ec) {
+      return Unexpected(core::Error{
+          core::ErrorKind::kIo,
+          "cannot create the state folder " + file.parent_path().string() + ": " + ec.message(),
+          false});
+    }
+  } else if (mode == Database::Mode::kReadOnly && !std::filesystem::exists(file)) {
+    return Unexpected(core::Error{
+        core::ErrorKind::kNotFound,
+        "no state file at " + file.string() + " (has the daemon or `jobsd once` run yet?)", false});
+  }
+  auto db = Database::Open(file, mode);
+  if (!db) return Unexpected(db.error());
+  RunStore store(std::move(*db));
+  if (mode == Database::Mode::kReadWrite) {
+    // WAL lets readers (`jobsd history`, the API) run beside the writer;
+    // synchronous=NORMAL is durable across process crashes in WAL mode and
+    // loses at most the last commits on power loss, never consistency.
+    if (auto ok = store.db_.Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !ok) {
+      return Unexpected(core::Error{core::ErrorKind::kIo,
+                                    "state file " + file.string() + ": " + ok.error().message +
+                                        " (is it a SQLite file, and is its folder writable?)",
+                                    false});
+    }
+    if (auto ok = store.Migrate(); !ok) return Unexpected(ok.error());
+  }
+  return store;
+}
+
+core::Result<void> RunStore::Migrate() {
+  auto version_stmt = db_.Prepare("PRAGMA user_version");
+  if (!version_stmt) return Unexpected(version_stmt.error());
+  auto row = version_stmt->Step();
+  if (!row) return Unexpected(row.error());
+  const auto version = static_cast<std::size_t>(version_stmt->Int(0));
+  const std::size_t latest = std::size(kMigrations);
+  if (version > latest) {
+    return Unexpected(core::Error{core::ErrorKind::kInvalidArgument,
+                                  "state file " + db_.file().string() + " has schema version " +
+                                      std::to_string(version) + ", newer than this jobsd knows (" +
+                                      std::to_string(latest) + "): downgrades are not supported",
+                                  false});
+  }
+  for (std::size_t v = version; v < latest; ++v) {
+    const std::string sql = "BEGIN IMMEDIATE;" + std::string(kMigrations[v]) +
+                            "PRAGMA user_version=" + std::to_string(v + 1) + "; COMMIT;";
+    if (auto ok = db_.Execute(sql); !ok) {
+      db_.Execute("ROLLBACK").has_value();
+      return Unexpected(core::Error{core::ErrorKind::kIo,
+                                    "state file " + db_.file().string() + ": migration " +
+                                        std::to_string(v + 1) + " failed: " + ok.error().message,
+                                    false});
+    }
+  }
+  return {};
+}
+
+core::Result<Statement*> RunStore::Prepared(std::optional<Statement>& slot, std::string_view sql) {
+  if (!slot) {
+    auto stmt = db_.Prepare(sql);
+    if (!stmt) return Unexpected(stmt.error());
+    slot.emplace(std::move(*stmt));
+  }
+  return &*slot;
+}
+
+core::Result<void> RunStore::Begin() { return db_.Execute("BEGIN IMMEDIATE"); }
+core::Result<void> RunStore::Commit() { return db_.Execute("COMMIT"); }
+void RunStore::Rollback() { (void)db_.Execute("ROLLBACK").has_value(); }
+
+core::Result<std::int64_t> RunStore::ReserveRunIds(std::int64_t count) {
+  // AUTOINCREMENT hands out max(sqlite_sequence, max id) + 1; raising the
+  // sequence past the block keeps every other writer's new rows out of it.
+  if (auto ok = Begin(); !ok) return Unexpected(ok.error());
+  auto next = db_.Prepare(
+      "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'runs'), 0), "
+      "COALESCE((SELECT MAX(id) FROM runs), 0)) + 1");
+  if (!next) {
+    Rollback();
+    return Unexpected(next.error());
+  }
+  if (auto row = next->Step(); !row) {
+    Rollback();
+    return Unexpected(row.error());
+  }
+  const std::int64_t first = next->Int(0);
+  next->Reset();
+  const std::int64_t last = first + count - 1;
+  const std::string sql =
+      "UPDATE sqlite_sequence SET seq = " + std::to_string(last) +
+      " WHERE name = 'runs'; INSERT INTO sqlite_sequence (name, seq) SELECT 'runs', " +
+      std::to_string(last) +
+      " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'runs')";
+  if (auto ok = db_.Execute(sql); !ok) {
+    Rollback();
+    return Unexpected(ok.error());
+  }
+  if (auto ok = Commit(); !ok) {
+    Rollback();
+    return Unexpected(ok.error());
+  }
+  return first;
+}
+
+core::Result<std::int64_t> RunStore::InsertRun(const RunRecord& run) {
+  auto stmt = Prepared(insert_run_,
+                       "INSERT INTO runs (id, job, trigger, scheduled_at, started_at, "
+                       "finished_at, status, attempt, error, output, metrics) "
+                       "VALUES (?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+  if (!stmt) return Unexpected(stmt.error());
+  std::optional<std::int64_t> scheduled;
+  if (run.scheduled_at) scheduled = Micros(*run.scheduled_at);
+  std::optional<std::int64_t> finished;
+  if (run.finished_at) finished = Micros(*run.finished_at);
+  (*stmt)
+      ->Bind(1, run.job)
+      .Bind(2, ToString(run.trigger))
+      .Bind(3, scheduled)
+      .Bind(4, Micros(run.started_at))
+      .Bind(5, finished)
+      .Bind(6, ToString(run.status))
+      .Bind(7, std::int64_t{run.attempt})
+      .Bind(8, run.error)
+      .Bind(9, run.output)
+      .Bind(10, run.metrics_json);
+  if (run.id != 0) {
+    (*stmt)->Bind(11, run.id);
+  } else {
+    (*stmt)->Bind(11, std::nullopt);
+  }
+  if (auto ok = (*stmt)->Run(); !ok) return Unexpected(ok.error());
+  return db_.LastInsertId();
+}
+
+core::Result<void> RunStore::FinishRun(const RunEnd& end) {
+  auto finish = Prepared(finish_run_,
+                         "UPDATE runs SET status = ?2, finished_at = ?3, error = ?4, output = ?5, "
+                         "metrics = ?6 WHERE id = ?1");
+  if (!finish) return Unexpected(finish.error());
+  (*finish)
+      ->Bind(1, end.id)
+      .Bind(2, ToString(end.status))
+      .Bind(3, Micros(end.finished_at))
+      .Bind(4, end.error)
+      .Bind(5, end.output)
+      .Bind(6, end.metrics_json);
+  if (auto ok = (*finish)->Run(); !ok) return Unexpected(ok.error());
+
+  if (end.status == RunStatus::kSkipped || end.status == RunStatus::kCancelled) return {};
+  // Success resets the streak; a failure extends it.
+  auto health = Prepared(
+      update_health_,
+      "INSERT INTO job_health (job, consecutive_failures, last_success_at, last_failure_at, "
+      "last_status) VALUES (?1, ?2, ?3, ?4, ?5) "
+      "ON CONFLICT (job) DO UPDATE SET "
+      "consecutive_failures = CASE WHEN ?2 = 0 THEN 0 ELSE consecutive_failures + 1 END, "
+      "last_success_at = COALESCE(?3, last_success_at), "
+      "last_failure_at = COALESCE(?4, last_failure_at), last_status = ?5");
+  if (!health) return Unexpected(health.error());
+  const bool failed = CountsAsFailure(end.status);
+  std::optional<std::int64_t> success_at;
+  std::optional<std::int64_t> failure_at;
+  (failed ? failure_at : success_at) = Micros(end.finished_at);
+  (*health)
+      ->Bind(1, end.job)
+      .Bind(2, std::int64_t{failed ? 1 : 0})
+      .Bind(3, success_at)
+      .Bind(4, failure_at)
+      .Bind(5, ToString(end.status));
+  return (*health)->Run();
+}
+
+core::Result<int> RunStore::MarkInterrupted(core::TimePoint now) {
+  auto running = db_.Prepare("SELECT id, job FROM runs WHERE status = 'running' ORDER BY id");
+  if (!running) return Unexpected(running.error());
+  std::vector<RunEnd> ends;
+  for (;;) {
+    auto row = running->Step();
+    if (!row) return Unexpected(row.error());
+    if (!*row) break;
+    RunEnd end;
+    end.id = running->Int(0);
+    end.job = running->Text(1);
+    end.status = RunStatus::kInterrupted;
+    end.finished_at = now;
+    end.error = "jobsd stopped while this run was in progress";
+    ends.push_back(std::move(end));
+  }
+  if (ends.empty()) return 0;
+  if (auto ok = Begin(); !ok) return Unexpected(ok.error());
+  for (const RunEnd& end : ends) {
+    if (auto ok = FinishRun(end); !ok) {
+      Rollback();
+      return Unexpected(ok.error());
+    }
+  }
+  if (auto ok = Commit(); !ok) return Unexpected(ok.error());
+  return static_cast<int>(ends.size());
+}
+
+core::Result<std::vector<RunRecord>> RunStore::RecentRuns(std::string_view job, int limit) {
+  const std::string sql = "SELECT " + std::string(kRunColumns) + " FROM runs " +
+                          (job.empty() ? "" : "WHERE job = ?1 ") +
+                          "ORDER BY started_at DESC, id DESC LIMIT ?2";
+  auto stmt = db_.Prepare(sql);
+  if (!stmt) return Unexpected(stmt.error());
+  if (!job.empty()) stmt->Bind(1, job);
+  stmt->Bind(2, std::int64_t{limit});
+  std::vector<RunRecord> runs;
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row) return Unexpected(row.error());
+    if (!*row) return runs;
+    runs.push_back(ReadRun(*stmt));
+  }
+}
+
+core::Result<std::optional<RunRecord>> RunStore::FindRun(std::int64_t id) {
+  auto stmt = db_.Prepare("SELECT " + std::string(kRunColumns) + " FROM runs WHERE id = ?1");
+  if (!stmt) return Unexpected(stmt.error());
+  stmt->Bind(1, id);
+  auto row = stmt->Step();
+  if (!row) return Unexpected(row.error());
+  if (!*row) return std::optional<RunRecord>();
+  return std::optional<RunRecord>(ReadRun(*stmt));
+}
+
+core::Result<std::vector<JobHealth>> RunStore::AllHealth() {
+  auto stmt = db_.Prepare(
+      "SELECT job, consecutive_failures, last_success_at, last_failure_at, last_status "
+      "FROM job_health ORDER BY job");
+  if (!stmt) return Unexpected(stmt.error());
+  std::vector<JobHealth> all;
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row) return Unexpected(row.error());
+    if (!*row) return all;
+    JobHealth health;
+    health.job = stmt->Text(0);
+    health.consecutive_failures = static_cast<int>(stmt->Int(1));
+    health.last_success_at = FromMicros(stmt->OptionalInt(2));
+    health.last_failure_at = FromMicros(stmt->OptionalInt(3));
+    if (!stmt->IsNull(4)) health.last_status = ParseRunStatus(stmt->Text(4));
+    all.push_back(std::move(health));
+  }
+}
+
+core::Result<std::optional<core::TimePoint>> RunStore::LastScheduledSlot(std::string_view job) {
+  auto stmt = db_.Prepare(
+      "SELECT MAX(scheduled_at) FROM runs WHERE job = ?1 AND trigger IN ('schedule', 'catchup')");
+  if (!stmt) return Unexpected(stmt.error());
+  stmt->Bind(1, job);
+  auto row = stmt->Step();
+  if (!row) return Unexpected(row.error());
+  return FromMicros(stmt->OptionalInt(0));
+}
+
+core::Result<int> RunStore::Prune(std::string_view job, int keep) {
+  auto stmt = db_.Prepare(
+      "DELETE FROM runs WHERE job = ?1 AND status != 'running' AND id NOT IN "
+      "(SELECT id FROM runs WHERE job = ?1 ORDER BY started_at DESC, id DESC LIMIT ?2)");
+  if (!stmt) return Unexpected(stmt.error());
+  stmt->Bind(1, job).Bind(2, std::int64_t{keep});
+  if (auto ok = stmt->Run(); !ok) return Unexpected(ok.error());
+  return db_.Changes();
+}
+
+core::Result<std::optional<std::string>> RunStore::GetState(std::string_view job,
+                                                            std::string_view key) {
+  auto stmt = db_.Prepare("SELECT value FROM job_state WHERE job = ?1 AND key = ?2");
+  if (!stmt) return Unexpected(stmt.error());
+  stmt->Bind(1, job).Bind(2, key);
+  auto row = stmt->Step();
+  if (!row) return Unexpected(row.error());
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(stmt->Text(0));
+}
+
+core::Result<void> RunStore::PutState(std::string_view job, std::string_view key,
+                                      std::string_view value, core::TimePoint now) {
+  auto stmt = db_.Prepare(
+      "INSERT INTO job_state (job, key, value, updated_at) VALUES (?1, ?2, ?3, ?4) "
+      "ON CONFLICT (job, key) DO UPDATE SET value = ?3, updated_at = ?4");
+  if (!stmt) return Unexpected(stmt.error());
+  stmt->Bind(1, job).Bind(2, key).Bind(3, value).Bind(4, Micros(now));
+  return stmt->Run();
+}
+
+core::Result<std::string> RunStore::IntegrityCheck() {
+  auto stmt = db_.Prepare("PRAGMA integrity_check");
+  if (!stmt) return Unexpected(stmt.error());
+  std::string result;
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row) return Unexpected(row.error());
+    if (!*row) return result;
+    if (!result.empty()) result += "\n";
+    result += stmt->Text(0);
+  }
+}
+
+}  // namespace store

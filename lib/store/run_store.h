@@ -1,0 +1,129 @@
+// The state store: run history, per-job health (failure streaks) and per-job
+// key/value state, in one SQLite file in WAL mode.
+//
+// Schema changes are numbered migrations (PRAGMA user_version) applied when a
+// writer opens the file. Several processes may use the file at once (the
+// daemon writes, `jobsd history` reads, `jobsd once` writes a run of its own);
+// SQLite's locking and a busy timeout keep them apart.
+//
+// Blocking: worker threads and CLI commands only, never the event loop.
+// One thread at a time per RunStore (it owns one connection).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "core/time.h"
+#include "store/sqlite.h"
+
+namespace store {
+
+enum class RunStatus { kRunning, kOk, kFailed, kTimeout, kSkipped, kCancelled, kInterrupted };
+enum class Trigger { kSchedule, kManual, kChain, kEvent, kRetry, kCatchup };
+
+std::string_view ToString(RunStatus status);
+std::string_view ToString(Trigger trigger);
+std::optional<RunStatus> ParseRunStatus(std::string_view text);
+std::optional<Trigger> ParseTrigger(std::string_view text);
+// Whether a finished run with this status extends the job's failure streak.
+bool CountsAsFailure(RunStatus status);
+
+struct RunRecord {
+  std::int64_t id = 0;
+  std::string job;
+  Trigger trigger = Trigger::kSchedule;
+  std::optional<core::TimePoint> scheduled_at;  // the slot; none for manual runs
+  core::TimePoint started_at;
+  std::optional<core::TimePoint> finished_at;
+  RunStatus status = RunStatus::kRunning;
+  int attempt = 1;
+  std::string error;
+  std::string output;               // the tail of what the run printed
+  std::string metrics_json = "{}";  // a JSON object of the job's metrics
+};
+
+// How a run ended; applied by FinishRun.
+struct RunEnd {
+  std::int64_t id = 0;
+  std::string job;
+  RunStatus status = RunStatus::kOk;
+  core::TimePoint finished_at;
+  std::string error;
+  std::string output;
+  std::string metrics_json = "{}";
+};
+
+struct JobHealth {
+  std::string job;
+  int consecutive_failures = 0;
+  std::optional<core::TimePoint> last_success_at;
+  std::optional<core::TimePoint> last_failure_at;
+  std::optional<RunStatus> last_status;
+};
+
+class RunStore {
+ public:
+  // Opens the file. kReadWrite creates it (and its folder) and migrates the
+  // schema; kReadOnly requires an existing, migrated file. Errors name the
+  // file and say what to check (permissions, free space, corruption).
+  static core::Result<RunStore> Open(const std::filesystem::path& file, Database::Mode mode);
+
+  // Groups the writes that follow into one transaction (one fsync).
+  core::Result<void> Begin();
+  core::Result<void> Commit();
+  void Rollback();
+
+  // Reserves `count` run ids for this process: ids it may then give runs
+  // without asking SQLite, which no other process (another `jobsd once`)
+  // will be given. Returns the first; the block is [first, first + count).
+  core::Result<std::int64_t> ReserveRunIds(std::int64_t count);
+
+  // Writes a new run row and returns its id: run.id when set (from a
+  // reserved block), else a fresh one. A skipped run is written finished,
+  // with no later FinishRun.
+  core::Result<std::int64_t> InsertRun(const RunRecord& run);
+  // Records a run's end and updates the job's health row to match.
+  core::Result<void> FinishRun(const RunEnd& end);
+  // Marks runs left `running` by a crashed process as `interrupted` and
+  // counts them in their jobs' failure streaks. Returns how many.
+  core::Result<int> MarkInterrupted(core::TimePoint now);
+
+  // Newest (by start) first; all jobs when `job` is empty.
+  core::Result<std::vector<RunRecord>> RecentRuns(std::string_view job, int limit);
+  core::Result<std::optional<RunRecord>> FindRun(std::int64_t id);
+  core::Result<std::vector<JobHealth>> AllHealth();
+  // The latest slot the job ran for (trigger schedule or catchup): where
+  // misfire handling resumes after a restart.
+  core::Result<std::optional<core::TimePoint>> LastScheduledSlot(std::string_view job);
+
+  // Keeps the newest `keep` runs of the job. Returns how many were deleted.
+  core::Result<int> Prune(std::string_view job, int keep);
+
+  core::Result<std::optional<std::string>> GetState(std::string_view job, std::string_view key);
+  core::Result<void> PutState(std::string_view job, std::string_view key, std::string_view value,
+                              core::TimePoint now);
+
+  // PRAGMA integrity_check: "ok" or SQLite's list of problems.
+  core::Result<std::string> IntegrityCheck();
+
+  const std::filesystem::path& file() const { return db_.file(); }
+
+ private:
+  explicit RunStore(Database db) : db_(std::move(db)) {}
+  core::Result<void> Migrate();
+  // The statement in `slot`, prepared on first use.
+  core::Result<Statement*> Prepared(std::optional<Statement>& slot, std::string_view sql);
+
+  Database db_;
+  // Prepared once, reused: a run costs two statements, not two parses.
+  std::optional<Statement> insert_run_;
+  std::optional<Statement> finish_run_;
+  std::optional<Statement> update_health_;
+};
+
+}  // namespace store
