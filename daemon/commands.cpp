@@ -224,7 +224,7 @@ int OnceCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog) {
   }
   auto recorder = store::RunRecorder::Start(
       std::move(*store), config->state.keep_runs,
-      [](const core::Error& e) { spdlog::error("state store: {}", e.message); }, 1);
+      [](const core::Error& e) { spdlog::error("{}", e.message); }, 1);
   if (!recorder) {
     std::cerr << "jobsd once: " << recorder.error().message << "\n";
     return 1;

@@ -101,16 +101,18 @@ int Daemon::Run() {
   for (const config::JobConfig& job : config_->jobs) {
     auto slot = store->LastScheduledSlot(job.name);
     if (!slot) {
-      spdlog::critical("cannot start: {}", slot.error().message);
+      spdlog::critical("cannot start: state file {}: {}", config_->state.path.string(),
+                       slot.error().message);
       return 1;
     }
     if (*slot) last_slots[job.name] = **slot;
   }
-  auto recorder = store::RunRecorder::Start(
-      std::move(*store), config_->state.keep_runs,
-      [](const core::Error& e) { spdlog::error("state store: {}", e.message); });
+  auto recorder =
+      store::RunRecorder::Start(std::move(*store), config_->state.keep_runs,
+                                [](const core::Error& e) { spdlog::error("{}", e.message); });
   if (!recorder) {
-    spdlog::critical("cannot start: {}", recorder.error().message);
+    spdlog::critical("cannot start: state file {}: {}", config_->state.path.string(),
+                     recorder.error().message);
     return 1;
   }
   recorder_ = std::move(*recorder);
@@ -202,8 +204,10 @@ void Daemon::ApplyReload(config::LoadResult loaded) {
 }  // namespace
 
 int RunDaemon(const CommandLine& cl, const scheduler::JobCatalog& catalog) {
-  // A job's broken pipe must not kill the daemon; children get SIGPIPE back.
+  // A broken pipe or a full disk must not kill the daemon: both come back as
+  // errors (EPIPE, EFBIG) instead. Children get default handling back.
   ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGXFSZ, SIG_IGN);
   Daemon daemon(cl, catalog);
   return daemon.Run();
 }

@@ -25,6 +25,7 @@ namespace {
 constexpr std::size_t kTailBytes = 64 * 1024;
 constexpr std::size_t kLoggedBytesPerRun = 1024 * 1024;
 constexpr std::size_t kMaxLoggedLine = 4096;
+constexpr std::size_t kLogLineOverhead = 64;  // timestamp, level, job=, run=, stream
 constexpr int kPollMillis = 100;
 // How long output may keep coming after the program itself exited.
 constexpr auto kDrainAfterExit = std::chrono::milliseconds(200);
@@ -98,7 +99,9 @@ class OutputCollector {
  private:
   void LogLine(std::string_view line, std::size_t& logged) {
     if (logged > kLoggedBytesPerRun) return;
-    logged += line.size();
+    // Count what the log line costs, prefix included, so a flood of short
+    // lines hits the cap as soon as a flood of long ones.
+    logged += line.size() + kLogLineOverhead;
     if (logged > kLoggedBytesPerRun) {
       ctx_.Info(stream_ +
                 ": (more than 1 MiB of output; the rest is not logged, its tail is "
@@ -176,6 +179,7 @@ core::Result<scheduler::RunSummary> CommandJob::Run(scheduler::JobContext& ctx) 
     sigemptyset(&all);
     ::sigprocmask(SIG_SETMASK, &all, nullptr);
     ::signal(SIGPIPE, SIG_DFL);
+    ::signal(SIGXFSZ, SIG_DFL);
     const int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, 0);
     ::dup2(out_write.get(), 1);
@@ -282,6 +286,17 @@ core::Result<scheduler::RunSummary> CommandJob::Run(scheduler::JobContext& ctx) 
     if (kill_sent && exited && now - *term_sent_at > settings_.kill_grace + kDrainAfterExit) {
       break;  // output held open by something SIGKILL could not reach
     }
+  }
+  // Processes the program left in its group without holding its output
+  // (daemonized with their streams redirected) end with the run too.
+  if (!kill_sent && ::kill(-pid, 0) == 0) {
+    ctx.Warn("the program exited but left processes behind; ending them");
+    signal_group(SIGTERM);
+    const auto grace_end = std::chrono::steady_clock::now() + settings_.kill_grace;
+    while (::kill(-pid, 0) == 0 && std::chrono::steady_clock::now() < grace_end) {
+      ::poll(nullptr, 0, 10);
+    }
+    if (::kill(-pid, 0) == 0) signal_group(SIGKILL);
   }
   out.Flush(logged);
   err.Flush(logged);

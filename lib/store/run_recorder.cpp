@@ -40,7 +40,7 @@ std::int64_t RunRecorder::NewRunId() {
     block_end_ = spare_first_ + id_block_;
     spare_first_ = 0;
   }
-  // Past the block without a spare (a burst of 50,000 runs faster than one
+  // Past the block without a spare (a burst of more than half a block of runs within one
   // batch): the ids stay unique within this process, and only a `jobsd once`
   // started in that instant could be handed one of them.
   return next_id_++;
@@ -96,11 +96,18 @@ void RunRecorder::ApplyBatch(std::vector<Op>& batch) {
       std::optional<core::Error> error;
       for (std::size_t k = i; ok && k < end; ++k) {
         if (const auto* run = std::get_if<RunRecord>(&batch[k])) {
-          if (auto inserted = store_.InsertRun(*run); !inserted) error = inserted.error();
+          if (auto inserted = store_.InsertRun(*run); !inserted) {
+            error = inserted.error();
+            error->message = "state store: recording run " + std::to_string(run->id) + " of " +
+                             run->job + ": " + error->message;
+          }
         } else {
           const auto& finished = std::get<RunEnd>(batch[k]);
           if (auto done = store_.FinishRun(finished); !done) {
             error = done.error();
+            error->message = "state store: recording the end of run " +
+                             std::to_string(finished.id) + " of " + finished.job + ": " +
+                             error->message;
           } else {
             ++ended_since_prune_[finished.job];
           }
@@ -116,7 +123,11 @@ void RunRecorder::ApplyBatch(std::vector<Op>& batch) {
       for (auto it = ended_since_prune_.begin(); ok && it != ended_since_prune_.end();) {
         // Pruning a job every tenth of its history keeps the cost per run flat.
         if (it->second >= std::max(keep / 10, 10)) {
-          if (auto pruned = store_.Prune(it->first, keep); !pruned) on_error_(pruned.error());
+          if (auto pruned = store_.Prune(it->first, keep); !pruned) {
+            on_error_(core::Error{
+                pruned.error().kind,
+                "state store: pruning " + it->first + ": " + pruned.error().message, true});
+          }
           it = ended_since_prune_.erase(it);
         } else {
           ++it;
@@ -152,7 +163,8 @@ void RunRecorder::ReserveSpareBlockIfLow() {
   }
   auto first = store_.ReserveRunIds(id_block_);
   if (!first) {
-    on_error_(first.error());
+    on_error_(core::Error{first.error().kind,
+                          "state store: reserving run ids: " + first.error().message, true});
     return;
   }
   std::lock_guard lock(ids_mutex_);

@@ -36,7 +36,7 @@ class RunRecorder {
   // returning (a daemon wants many; `jobsd once` needs one).
   static core::Result<std::unique_ptr<RunRecorder>> Start(RunStore store, int keep_runs,
                                                           ErrorHandler on_error,
-                                                          std::int64_t id_block = 100000);
+                                                          std::int64_t id_block = 10000);
   // Applies everything queued, then stops the thread.
   ~RunRecorder();
   RunRecorder(const RunRecorder&) = delete;

@@ -6,7 +6,7 @@
 
 namespace {
 
-using schedule::CronExpression;
+using schedules::CronExpression;
 
 date::local_seconds Local(const char* text) {
   // Reuse the RFC 3339 reader for naive wall times written with a Z.

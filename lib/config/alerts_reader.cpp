@@ -1,0 +1,169 @@
+#include "config/alerts_reader.h"
+
+#include <algorithm>
+
+#include "config/spelling.h"
+
+namespace config {
+namespace {
+
+const std::initializer_list<std::pair<std::string_view, Severity>> kSeverities = {
+    {"info", Severity::kInfo}, {"warning", Severity::kWarning}, {"critical", Severity::kCritical}};
+
+Severity ReadSeverity(MapReader& rule) {
+  return rule.Enum<Severity>("severity", kSeverities).value_or(Severity::kWarning);
+}
+
+bool HasScheme(std::string_view url, std::initializer_list<std::string_view> schemes) {
+  return std::any_of(schemes.begin(), schemes.end(), [&](std::string_view scheme) {
+    return url.size() > scheme.size() && url.substr(0, scheme.size()) == scheme;
+  });
+}
+
+// Only the scheme is checked; the alert sink reports anything else when it
+// first sends. A secret URL is not echoed back.
+std::string ReadUrl(MapReader& channel, std::string_view key,
+                    std::initializer_list<std::string_view> schemes, bool secret) {
+  const std::optional<std::string> url =
+      secret ? channel.Secret(key, Need::kRequired) : channel.String(key, Need::kRequired);
+  if (!url) return "";
+  if (!HasScheme(*url, schemes)) {
+    std::string message = "expected a URL starting with ";
+    for (std::string_view scheme : schemes) {
+      if (scheme != *schemes.begin()) message += " or ";
+      message += scheme;
+    }
+    if (!secret) message += ", got '" + *url + "'";
+    const std::string set_key = channel.Has(key) ? std::string(key) : std::string(key) + "_file";
+    channel.Report(set_key, message);
+  }
+  return *url;
+}
+
+std::optional<ChannelConfig> ReadChannel(const std::string& name, MapReader& channel) {
+  enum class Type { kSlack, kEmail, kWebhook };
+  const std::optional<Type> type = channel.Enum<Type>(
+      "type", {{"slack", Type::kSlack}, {"email", Type::kEmail}, {"webhook", Type::kWebhook}},
+      Need::kRequired);
+  ChannelConfig out;
+  out.name = name;
+  out.line = channel.mark().line + 1;
+  if (!type) {
+    // The other keys depend on the type; without one, checking them would
+    // only add noise.
+    for (auto entry : channel.node()) {
+      if (entry.first.IsScalar()) channel.Allow(entry.first.Scalar());
+    }
+    return std::nullopt;
+  }
+  switch (*type) {
+    case Type::kSlack:
+      out.settings = SlackChannel{ReadUrl(channel, "webhook_url", {"https://", "http://"}, true)};
+      break;
+    case Type::kEmail: {
+      EmailChannel email;
+      email.smtp_url = ReadUrl(channel, "smtp_url", {"smtp://", "smtps://"}, false);
+      email.from = channel.String("from", Need::kRequired).value_or("");
+      std::optional<std::vector<std::string>> to = channel.StringList("to", Need::kRequired);
+      if (to && to->empty()) channel.Report("to", "expected at least one address");
+      email.to = std::move(to).value_or(std::vector<std::string>{});
+      email.username = channel.String("username");
+      email.password = channel.Secret("password");
+      email.tls =
+          channel.Enum<SmtpTls>("tls", {{"starttls", SmtpTls::kStartTls}, {"none", SmtpTls::kNone}})
+              .value_or(SmtpTls::kStartTls);
+      out.settings = std::move(email);
+      break;
+    }
+    case Type::kWebhook: {
+      WebhookChannel webhook;
+      webhook.url = ReadUrl(channel, "url", {"https://", "http://"}, true);
+      webhook.headers = channel.StringMap("headers").value_or(std::map<std::string, std::string>{});
+      webhook.secret = channel.Secret("secret");
+      out.settings = std::move(webhook);
+      break;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+AlertRules ReadAlertRules(MapReader& rules, bool job_level) {
+  AlertRules out;
+  if (std::optional<MapReader> rule = rules.Map("consecutive_failures")) {
+    out.consecutive_failures = ConsecutiveFailuresRule{
+        static_cast<int>(rule->Int("threshold", 1, 1'000'000, Need::kRequired).value_or(1)),
+        ReadSeverity(*rule)};
+  }
+  if (std::optional<MapReader> rule = rules.Map("duration_over")) {
+    out.duration_over =
+        DurationOverRule{rule->Duration("threshold", Need::kRequired).value_or(core::Duration{}),
+                         ReadSeverity(*rule)};
+  }
+  if (std::optional<MapReader> rule = rules.Map("quality_below")) {
+    out.quality_below = QualityBelowRule{
+        rule->Double("threshold", 0, 1, Need::kRequired).value_or(0), ReadSeverity(*rule)};
+  }
+  if (std::optional<MapReader> rule = rules.Map("stale")) {
+    out.stale = SeverityRule{ReadSeverity(*rule)};
+  }
+  if (!job_level) {
+    if (std::optional<MapReader> rule = rules.Map("reload_failed")) {
+      out.reload_failed = SeverityRule{ReadSeverity(*rule)};
+    }
+  } else if (rules.Has("reload_failed")) {
+    rules.Report("reload_failed", "reload_failed is a daemon-wide rule; set it in alerts.rules");
+  }
+  return out;
+}
+
+AlertsConfig ReadAlerts(MapReader& alerts) {
+  AlertsConfig out;
+  if (auto channels = alerts.NamedMaps("channels")) {
+    for (auto& [name, reader] : *channels) {
+      if (std::optional<ChannelConfig> channel = ReadChannel(name, reader)) {
+        out.channels.emplace(name, std::move(*channel));
+      }
+      reader.Finish();
+    }
+  }
+  // Names of channels that exist, even if invalid, so a route to a channel
+  // with a typo inside is not reported a second time as undefined.
+  std::vector<std::string> defined;
+  if (std::optional<YAML::Node> channels = alerts.Node("channels"); channels && channels->IsMap()) {
+    for (auto entry : *channels) {
+      if (entry.first.IsScalar()) defined.push_back(entry.first.Scalar());
+    }
+  }
+
+  MapReader rules = alerts.MapOrEmpty("rules");
+  out.rules = ReadAlertRules(rules, false);
+  rules.Finish();
+
+  if (std::optional<MapReader> route = alerts.Map("route")) {
+    for (const auto& [word, severity] : kSeverities) {
+      std::optional<std::vector<std::string>> names = route->StringList(word);
+      if (!names) continue;
+      const YAML::Node list = *route->Node(word);
+      for (std::size_t i = 0; i < names->size(); ++i) {
+        const std::string& name = (*names)[i];
+        if (std::find(defined.begin(), defined.end(), name) != defined.end()) continue;
+        std::string message = "no channel named '" + name + "' in alerts.channels";
+        if (std::optional<std::string> guess = ClosestMatch(name, defined)) {
+          message += " (did you mean '" + *guess + "'?)";
+        }
+        route->ReportAt(list[i],
+                        route->path() + "." + std::string(word) + "[" + std::to_string(i) + "]",
+                        message);
+      }
+      out.route[severity] = std::move(*names);
+    }
+    route->Finish();
+  }
+  out.cooldown = alerts.Duration("cooldown").value_or(out.cooldown);
+  out.notify_recovery = alerts.Bool("notify_recovery").value_or(out.notify_recovery);
+  return out;
+}
+
+}  // namespace config

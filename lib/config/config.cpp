@@ -1,0 +1,97 @@
+#include "config/config.h"
+
+#include <algorithm>
+#include <thread>
+
+namespace config {
+
+int Config::ParallelRuns() const {
+  if (max_parallel_runs > 0) return max_parallel_runs;
+  // hardware_concurrency may answer 0 when it cannot tell.
+  return 2 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+const JobConfig* Config::FindJob(std::string_view name) const {
+  for (const JobConfig& job : jobs) {
+    if (job.name == name) return &job;
+  }
+  return nullptr;
+}
+
+bool IsValidJobName(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+std::string_view Name(LogLevel value) {
+  switch (value) {
+    case LogLevel::kTrace:
+      return "trace";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "?";
+}
+
+std::string_view Name(LogFormat value) {
+  switch (value) {
+    case LogFormat::kText:
+      return "text";
+    case LogFormat::kJson:
+      return "json";
+  }
+  return "?";
+}
+
+std::string_view Name(Severity value) {
+  switch (value) {
+    case Severity::kInfo:
+      return "info";
+    case Severity::kWarning:
+      return "warning";
+    case Severity::kCritical:
+      return "critical";
+  }
+  return "?";
+}
+
+std::string_view Name(SmtpTls value) {
+  switch (value) {
+    case SmtpTls::kStartTls:
+      return "starttls";
+    case SmtpTls::kNone:
+      return "none";
+  }
+  return "?";
+}
+
+std::string_view Name(Overlap value) {
+  switch (value) {
+    case Overlap::kSkip:
+      return "skip";
+    case Overlap::kQueue:
+      return "queue";
+    case Overlap::kAllow:
+      return "allow";
+  }
+  return "?";
+}
+
+std::string_view Name(Misfire value) {
+  switch (value) {
+    case Misfire::kRunOnce:
+      return "run_once";
+    case Misfire::kSkip:
+      return "skip";
+  }
+  return "?";
+}
+
+}  // namespace config

@@ -1,0 +1,79 @@
+#include "config/config_source.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+#include <system_error>
+
+namespace config {
+
+void ConfigSource::Report(const YAML::Mark& mark, std::string path, std::string message) const {
+  Diagnostic diagnostic;
+  diagnostic.file = file_;
+  if (!mark.is_null() && mark.line >= 0) {
+    diagnostic.line = mark.line + 1;
+    diagnostic.column = mark.column + 1;
+  }
+  diagnostic.path = std::move(path);
+  diagnostic.message = std::move(message);
+  diagnostics_->Add(std::move(diagnostic));
+}
+
+std::filesystem::path ConfigSource::Resolve(const std::filesystem::path& path) const {
+  if (path.is_absolute()) return path.lexically_normal();
+  return (folder_ / path).lexically_normal();
+}
+
+std::string JoinPath(const std::string& parent, std::string_view key) {
+  if (parent.empty()) return std::string(key);
+  std::string out = parent;
+  out += '.';
+  out += key;
+  return out;
+}
+
+std::string Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar: {
+      constexpr std::size_t kMaxShown = 60;
+      const std::string& text = node.Scalar();
+      if (text.size() <= kMaxShown) return "'" + text + "'";
+      return "'" + text.substr(0, kMaxShown) + "...'";
+    }
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "nothing";
+}
+
+core::Result<std::string> ReadTextFile(const std::filesystem::path& file, std::size_t max_bytes) {
+  const auto failure = [](int error) {
+    return core::Unexpected(
+        core::Error{core::ErrorKind::kIo, std::generic_category().message(error), false});
+  };
+  errno = 0;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> stream(std::fopen(file.c_str(), "rb"),
+                                                         &std::fclose);
+  if (!stream) return failure(errno != 0 ? errno : EIO);
+  std::string text;
+  char buffer[65536];
+  while (const std::size_t n = std::fread(buffer, 1, sizeof buffer, stream.get())) {
+    text.append(buffer, n);
+    if (text.size() > max_bytes) {
+      return core::Unexpected(
+          core::InvalidArgument("larger than " + std::to_string(max_bytes) + " bytes"));
+    }
+  }
+  // Reading a directory fails here (EISDIR), not at fopen.
+  if (std::ferror(stream.get())) return failure(errno != 0 ? errno : EIO);
+  return text;
+}
+
+const void* NodeIdentity(const YAML::Node& node) { return &node.Scalar(); }
+
+}  // namespace config

@@ -1,0 +1,88 @@
+#include "config/job_graph.h"
+
+#include <unordered_map>
+#include <utility>
+
+#include "config/spelling.h"
+
+namespace config {
+namespace {
+
+YAML::Mark ItemMark(const JobLinks& job, std::size_t index) {
+  if (job.after_node.IsSequence() && index < job.after_node.size()) {
+    return job.after_node[index].Mark();
+  }
+  return job.after_node.Mark();
+}
+
+std::string ItemPath(const JobLinks& job, std::size_t index) {
+  return job.after_path + "[" + std::to_string(index) + "]";
+}
+
+}  // namespace
+
+void CheckJobLinks(const std::vector<JobLinks>& jobs, const ConfigSource& source) {
+  std::unordered_map<std::string, std::size_t> index_of;
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    // A duplicate name was reported already; links go to the first.
+    if (index_of.emplace(jobs[i].name, i).second) names.push_back(jobs[i].name);
+  }
+
+  // edges[i]: (job index named, position in the after list)
+  std::vector<std::vector<std::pair<std::size_t, std::size_t>>> edges(jobs.size());
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    for (std::size_t k = 0; k < jobs[i].after.size(); ++k) {
+      const std::string& target = jobs[i].after[k];
+      const auto found = index_of.find(target);
+      if (found != index_of.end()) {
+        edges[i].emplace_back(found->second, k);
+        continue;
+      }
+      std::string message = "no job named '" + target + "'";
+      if (std::optional<std::string> guess = ClosestMatch(target, names)) {
+        message += " (did you mean '" + *guess + "'?)";
+      }
+      source.Report(ItemMark(jobs[i], k), ItemPath(jobs[i], k), std::move(message));
+    }
+  }
+
+  // Iterative depth-first search; a link back to a job still on the path
+  // closes a cycle. Iterative because generated configs chain thousands of
+  // jobs.
+  enum class State { kUnseen, kOnPath, kDone };
+  std::vector<State> state(jobs.size(), State::kUnseen);
+  struct Frame {
+    std::size_t job;
+    std::size_t next_edge;
+  };
+  for (std::size_t start = 0; start < jobs.size(); ++start) {
+    if (state[start] != State::kUnseen) continue;
+    std::vector<Frame> path{{start, 0}};
+    state[start] = State::kOnPath;
+    while (!path.empty()) {
+      Frame& frame = path.back();
+      if (frame.next_edge == edges[frame.job].size()) {
+        state[frame.job] = State::kDone;
+        path.pop_back();
+        continue;
+      }
+      const auto [target, item] = edges[frame.job][frame.next_edge++];
+      if (state[target] == State::kUnseen) {
+        state[target] = State::kOnPath;
+        path.push_back({target, 0});
+      } else if (state[target] == State::kOnPath) {
+        // The cycle runs from `target` down the path to this job and back;
+        // name it starting at this job, where it is reported.
+        std::size_t from = path.size() - 1;
+        while (path[from].job != target) --from;
+        std::string cycle = jobs[frame.job].name;
+        for (std::size_t p = from; p < path.size(); ++p) cycle += " -> " + jobs[path[p].job].name;
+        const JobLinks& job = jobs[path.back().job];
+        source.Report(ItemMark(job, item), ItemPath(job, item), "'after' forms a cycle: " + cycle);
+      }
+    }
+  }
+}
+
+}  // namespace config

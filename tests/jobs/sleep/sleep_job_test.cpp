@@ -1,0 +1,42 @@
+#include "jobs/sleep/sleep_job.h"
+
+#include <catch2/catch.hpp>
+
+#include "jobs/sleep/sleep_config.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+core::Result<scheduler::RunSummary> RunSleep(jobs::sleep::SleepSettings settings,
+                                             scheduler::CancelToken& cancel) {
+  config::JobConfig job;
+  job.name = "nap";
+  job.type = "sleep";
+  job.settings = settings;
+  scheduler::JobContext ctx(job, 7, 1, store::Trigger::kManual, cancel);
+  return jobs::sleep::Type().create(job)->Run(ctx);
+}
+
+}  // namespace
+
+TEST_CASE("sleep: succeeds or fails as configured", "[sleep]") {
+  scheduler::CancelToken cancel;
+  auto ok = RunSleep({10ms, jobs::sleep::SleepResult::kOk}, cancel);
+  REQUIRE(ok);
+  CHECK(ok->metrics.at("slept_seconds") == Approx(0.01));
+  auto failed = RunSleep({0ms, jobs::sleep::SleepResult::kFailed}, cancel);
+  REQUIRE_FALSE(failed);
+  CHECK_THAT(failed.error().message, Catch::Contains("result: failed"));
+}
+
+TEST_CASE("sleep: the deadline cuts it short", "[sleep]") {
+  scheduler::CancelToken cancel;
+  cancel.SetDeadline(
+      std::chrono::time_point_cast<core::Duration>(std::chrono::system_clock::now()) + 50ms);
+  const auto start = std::chrono::steady_clock::now();
+  auto result = RunSleep({10s, jobs::sleep::SleepResult::kOk}, cancel);
+  REQUIRE_FALSE(result);
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+  CHECK(cancel.reason() == scheduler::CancelToken::Reason::kTimeout);
+}

@@ -1,0 +1,241 @@
+#include "store/run_store.h"
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "store/run_recorder.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using store::RunStatus;
+
+// A fresh folder under the system temp dir, removed afterwards.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::random_device rd;
+    path = fs::temp_directory_path() / ("jobsd-test-" + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+core::TimePoint T(int seconds) { return core::TimePoint(std::chrono::seconds(1'800'000'000 + seconds)); }
+
+store::RunStore OpenStore(const fs::path& file) {
+  auto s = store::RunStore::Open(file, store::Database::Mode::kReadWrite);
+  REQUIRE(s);
+  return std::move(*s);
+}
+
+std::int64_t Start(store::RunStore& s, const std::string& job, int at,
+                   store::Trigger trigger = store::Trigger::kSchedule) {
+  store::RunRecord run;
+  run.job = job;
+  run.trigger = trigger;
+  run.scheduled_at = T(at);
+  run.started_at = T(at);
+  auto id = s.InsertRun(run);
+  REQUIRE(id);
+  return *id;
+}
+
+void End(store::RunStore& s, std::int64_t id, const std::string& job, RunStatus status, int at) {
+  store::RunEnd end;
+  end.id = id;
+  end.job = job;
+  end.status = status;
+  end.finished_at = T(at);
+  REQUIRE(s.FinishRun(end));
+}
+
+store::JobHealth HealthOf(store::RunStore& s, const std::string& job) {
+  auto all = s.AllHealth();
+  REQUIRE(all);
+  for (const auto& h : *all) {
+    if (h.job == job) return h;
+  }
+  FAIL("no health row for " << job);
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("run store records runs and failure streaks", "[store]") {
+  TempDir dir;
+  auto s = OpenStore(dir.path / "state" / "jobsd.db");  // creates the folder
+  const auto a = Start(s, "backup", 0);
+  End(s, a, "backup", RunStatus::kFailed, 1);
+  const auto b = Start(s, "backup", 10);
+  End(s, b, "backup", RunStatus::kTimeout, 11);
+  CHECK(HealthOf(s, "backup").consecutive_failures == 2);
+  CHECK(HealthOf(s, "backup").last_failure_at == T(11));
+  CHECK_FALSE(HealthOf(s, "backup").last_success_at);
+
+  // Skipped and cancelled runs leave the streak alone; success resets it.
+  const auto c = Start(s, "backup", 20);
+  End(s, c, "backup", RunStatus::kSkipped, 20);
+  CHECK(HealthOf(s, "backup").consecutive_failures == 2);
+  const auto d = Start(s, "backup", 30);
+  End(s, d, "backup", RunStatus::kOk, 31);
+  CHECK(HealthOf(s, "backup").consecutive_failures == 0);
+  CHECK(HealthOf(s, "backup").last_success_at == T(31));
+  CHECK(HealthOf(s, "backup").last_status == RunStatus::kOk);
+
+  auto runs = s.RecentRuns("backup", 10);
+  REQUIRE(runs);
+  REQUIRE(runs->size() == 4);
+  CHECK(runs->front().id == d);  // newest first
+  CHECK(runs->front().status == RunStatus::kOk);
+  CHECK(runs->back().status == RunStatus::kFailed);
+  auto found = s.FindRun(b);
+  REQUIRE(found);
+  REQUIRE(found->has_value());
+  CHECK((*found)->status == RunStatus::kTimeout);
+}
+
+TEST_CASE("runs left running by a crash become interrupted failures", "[store]") {
+  TempDir dir;
+  const auto file = dir.path / "jobsd.db";
+  {
+    auto s = OpenStore(file);
+    Start(s, "sync", 0);
+    const auto done = Start(s, "sync", 5);
+    End(s, done, "sync", RunStatus::kFailed, 6);
+    Start(s, "other", 7);
+  }
+  auto s = OpenStore(file);
+  auto marked = s.MarkInterrupted(T(100));
+  REQUIRE(marked);
+  CHECK(*marked == 2);
+  CHECK(HealthOf(s, "sync").consecutive_failures == 2);
+  CHECK(HealthOf(s, "other").last_status == RunStatus::kInterrupted);
+  auto again = s.MarkInterrupted(T(200));
+  REQUIRE(again);
+  CHECK(*again == 0);
+  auto check = s.IntegrityCheck();
+  REQUIRE(check);
+  CHECK(*check == "ok");
+}
+
+TEST_CASE("last scheduled slot feeds misfire handling", "[store]") {
+  TempDir dir;
+  auto s = OpenStore(dir.path / "jobsd.db");
+  auto none = s.LastScheduledSlot("j");
+  REQUIRE(none);
+  CHECK_FALSE(none->has_value());
+  Start(s, "j", 60);
+  Start(s, "j", 120, store::Trigger::kCatchup);
+  Start(s, "j", 500, store::Trigger::kManual);  // not a slot
+  auto last = s.LastScheduledSlot("j");
+  REQUIRE(last);
+  CHECK(*last == T(120));
+}
+
+TEST_CASE("pruning keeps the newest runs of each job", "[store]") {
+  TempDir dir;
+  auto s = OpenStore(dir.path / "jobsd.db");
+  for (int i = 0; i < 30; ++i) End(s, Start(s, "a", i), "a", RunStatus::kOk, i);
+  for (int i = 0; i < 5; ++i) End(s, Start(s, "b", i), "b", RunStatus::kOk, i);
+  auto pruned = s.Prune("a", 10);
+  REQUIRE(pruned);
+  CHECK(*pruned == 20);
+  auto runs = s.RecentRuns("a", 100);
+  REQUIRE(runs);
+  REQUIRE(runs->size() == 10);
+  CHECK(runs->back().started_at == T(20));
+  CHECK(s.RecentRuns("b", 100)->size() == 5);
+}
+
+TEST_CASE("reserved run ids never collide with other writers", "[store]") {
+  TempDir dir;
+  const auto file = dir.path / "jobsd.db";
+  auto daemon = OpenStore(file);
+  auto other = OpenStore(file);  // e.g. `jobsd once` beside the daemon
+  auto block = daemon.ReserveRunIds(100);
+  REQUIRE(block);
+  // The other writer's rows land after the block...
+  const auto foreign = Start(other, "x", 0);
+  CHECK(foreign >= *block + 100);
+  // ...so the daemon can use every id of its block.
+  store::RunRecord run;
+  run.id = *block + 99;
+  run.job = "y";
+  run.started_at = T(1);
+  auto id = daemon.InsertRun(run);
+  REQUIRE(id);
+  CHECK(*id == *block + 99);
+  auto next = other.ReserveRunIds(10);
+  REQUIRE(next);
+  CHECK(*next > foreign);
+}
+
+TEST_CASE("job state keeps per-job cursors", "[store]") {
+  TempDir dir;
+  auto s = OpenStore(dir.path / "jobsd.db");
+  REQUIRE(s.PutState("openaq", "cursor", "2026-01-01", T(0)));
+  REQUIRE(s.PutState("openaq", "cursor", "2026-02-01", T(1)));
+  auto v = s.GetState("openaq", "cursor");
+  REQUIRE(v);
+  CHECK(v->value_or("") == "2026-02-01");
+  CHECK_FALSE(s.GetState("openaq", "other")->has_value());
+}
+
+TEST_CASE("bad state files give clear errors", "[store]") {
+  TempDir dir;
+  const auto garbage = dir.path / "garbage.db";
+  {
+    std::ofstream out(garbage, std::ios::binary);
+    for (int i = 0; i < 4096; ++i) out.put(static_cast<char>(i * 7919 % 251));
+  }
+  auto opened = store::RunStore::Open(garbage, store::Database::Mode::kReadWrite);
+  REQUIRE_FALSE(opened);
+  CHECK_THAT(opened.error().message, Catch::Contains(garbage.string()));
+
+  auto missing = store::RunStore::Open(dir.path / "nope.db", store::Database::Mode::kReadOnly);
+  REQUIRE_FALSE(missing);
+  CHECK_THAT(missing.error().message, Catch::Contains("no state file"));
+}
+
+TEST_CASE("the recorder batches writes off the caller's thread", "[store]") {
+  TempDir dir;
+  const auto file = dir.path / "jobsd.db";
+  std::vector<std::string> errors;
+  {
+    auto recorder = store::RunRecorder::Start(
+        OpenStore(file), 1000, [&](const core::Error& e) { errors.push_back(e.message); });
+    REQUIRE(recorder);
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < 2000; ++i) {
+      store::RunRecord run;
+      run.id = (*recorder)->NewRunId();
+      run.job = "j" + std::to_string(i % 10);
+      run.started_at = T(i);
+      (*recorder)->RecordStart(run);
+      store::RunEnd end;
+      end.id = run.id;
+      end.job = run.job;
+      end.status = i % 3 ? RunStatus::kOk : RunStatus::kFailed;
+      end.finished_at = T(i);
+      (*recorder)->RecordEnd(end);
+      ids.push_back(run.id);
+    }
+    std::sort(ids.begin(), ids.end());
+    CHECK(std::adjacent_find(ids.begin(), ids.end()) == ids.end());
+    int seen = 0;
+    (*recorder)->Query([&](store::RunStore& s) { seen = static_cast<int>(s.RecentRuns("", 5000)->size()); });
+    (*recorder)->Flush();
+    CHECK(seen == 2000);
+    CHECK((*recorder)->batches() < 2000);  // many rows per transaction
+  }
+  CHECK(errors.empty());
+  auto s = OpenStore(file);
+  auto running = s.RecentRuns("", 5000);
+  REQUIRE(running);
+  CHECK(std::none_of(running->begin(), running->end(),
+                     [](const store::RunRecord& r) { return r.status == RunStatus::kRunning; }));
+}
