@@ -60,6 +60,14 @@ bool SameTiming(const config::JobConfig& a, const config::JobConfig& b) {
 
 }  // namespace
 
+core::Duration RetryDelay(const config::RetryPolicy& policy, int attempt, std::mt19937_64& random) {
+  core::Duration ceiling = policy.backoff;
+  for (int i = 1; i < attempt && ceiling < policy.max_backoff; ++i) ceiling *= 2;
+  ceiling = std::min(ceiling, policy.max_backoff);
+  std::uniform_int_distribution<core::Duration::rep> pick(0, ceiling.count());
+  return core::Duration(pick(random));
+}
+
 struct Scheduler::Impl {
   Impl(asio::io_context& loop_in, const Clock& clock_in, const JobCatalog& catalog,
        store::RunRecorder& recorder_in, int worker_threads)
@@ -78,7 +86,6 @@ struct Scheduler::Impl {
   std::int64_t StartRun(Firing firing);
   void RecordSkipped(const Firing& firing, const std::string& why);
   void Finished(const std::shared_ptr<ActiveRun>& run, const RunOutcome& outcome);
-  core::Duration RetryDelay(const config::RetryPolicy& policy, int attempt);
   void IndexChains();
   void MaybeFinishStop();
 
@@ -185,16 +192,6 @@ void Scheduler::Impl::RecordSkipped(const Firing& firing, const std::string& why
   recorder.RecordStart(std::move(record));
 }
 
-core::Duration Scheduler::Impl::RetryDelay(const config::RetryPolicy& policy, int attempt) {
-  // Full jitter: a random wait up to the exponential ceiling, so retries of
-  // many jobs failing together do not stampede the upstream together.
-  core::Duration ceiling = policy.backoff;
-  for (int i = 1; i < attempt && ceiling < policy.max_backoff; ++i) ceiling *= 2;
-  ceiling = std::min(ceiling, policy.max_backoff);
-  std::uniform_int_distribution<core::Duration::rep> pick(0, ceiling.count());
-  return core::Duration(pick(random));
-}
-
 void Scheduler::Impl::Finished(const std::shared_ptr<ActiveRun>& run, const RunOutcome& outcome) {
   active.erase(run->id);
   JobState& state = jobs[run->firing.job];
@@ -208,7 +205,7 @@ void Scheduler::Impl::Finished(const std::shared_ptr<ActiveRun>& run, const RunO
     const bool failed =
         outcome.status == store::RunStatus::kFailed || outcome.status == store::RunStatus::kTimeout;
     if (job && failed && run->firing.attempt <= job->retries.max) {
-      const core::Duration delay = RetryDelay(job->retries, run->firing.attempt);
+      const core::Duration delay = RetryDelay(job->retries, run->firing.attempt, random);
       Firing retry{job->name, store::Trigger::kRetry, run->firing.scheduled_at,
                    run->firing.attempt + 1};
       spdlog::info("job={} run={} retry {} of {} in {}", job->name, run->id, run->firing.attempt,

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 
 #include "config/config.h"
@@ -42,6 +43,11 @@ struct JobStatus {
   std::optional<store::RunStatus> last_status;
   std::optional<core::TimePoint> last_finished_at;
 };
+
+// How long to wait before retry number `attempt` (1 for the first retry):
+// a random time up to backoff x 2^(attempt-1), capped at max_backoff ("full
+// jitter"), so jobs failing together do not retry together.
+core::Duration RetryDelay(const config::RetryPolicy& policy, int attempt, std::mt19937_64& random);
 
 class Scheduler {
  public:
