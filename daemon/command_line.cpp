@@ -1,5 +1,7 @@
 #include "daemon/command_line.h"
 
+#include "daemon/logging.h"
+
 #include <charconv>
 #include <cstdlib>
 #include <set>
@@ -113,7 +115,9 @@ core::Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
       if (!n) return Unexpected(n.error());
       cl.limit = *n;
     } else if (arg == "--log-level") {
-      cl.log_level = *v;
+      auto level = ParseLogLevel(*v);
+      if (!level) return Unexpected(level.error());
+      cl.log_level = *level;
     } else if (arg == "--set") {
       const auto eq = v->find('=');
       if (eq == std::string::npos || eq == 0) {

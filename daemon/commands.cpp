@@ -183,16 +183,7 @@ int OnceCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog) {
     std::cerr << "jobsd once: no job named '" << name << "' in " << cl.config_path << "\n";
     return 2;
   }
-  config::LogLevel level = config->log.level;
-  if (!cl.log_level.empty()) {
-    auto parsed = ParseLogLevel(cl.log_level);
-    if (!parsed) {
-      std::cerr << "jobsd once: " << parsed.error().message << "\n";
-      return 2;
-    }
-    level = *parsed;
-  }
-  SetUpLogging(config->log.format, level);
+  SetUpLogging(config->log.format, cl.log_level.value_or(config->log.level));
 
   // SIGINT/SIGTERM cancel the run (a command's process group gets SIGTERM,
   // then SIGKILL); the run is still recorded. The signals are blocked before

@@ -1,5 +1,6 @@
 #include "daemon/daemon.h"
 
+#include <malloc.h>
 #include <signal.h>
 
 #include <iostream>
@@ -57,7 +58,6 @@ class Daemon {
   std::unique_ptr<store::RunRecorder> recorder_;
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::shared_ptr<const config::Config> config_;
-  std::optional<config::LogLevel> forced_level_;
   bool reloading_ = false;
   bool reload_again_ = false;
   bool stopping_ = false;
@@ -72,15 +72,11 @@ int Daemon::Run() {
     return 1;
   }
   config_ = std::make_shared<const config::Config>(std::move(*loaded.config));
-  if (!cl_.log_level.empty()) {
-    auto level = ParseLogLevel(cl_.log_level);
-    if (!level) {
-      std::cerr << "jobsd: " << level.error().message << "\n";
-      return 2;
-    }
-    forced_level_ = *level;
-  }
-  SetUpLogging(config_->log.format, forced_level_.value_or(config_->log.level));
+  loaded = {};
+  // The parsed YAML is gone; hand its memory back to the system rather than
+  // keep a large config's parse tree as resident memory for the daemon's life.
+  ::malloc_trim(0);
+  SetUpLogging(config_->log.format, cl_.log_level.value_or(config_->log.level));
 
   auto store = store::RunStore::Open(config_->state.path, store::Database::Mode::kReadWrite);
   if (!store) {
@@ -97,16 +93,13 @@ int Daemon::Run() {
     spdlog::warn("{} run(s) were in progress when jobsd last stopped; recorded as interrupted",
                  *interrupted);
   }
-  std::map<std::string, core::TimePoint> last_slots;
-  for (const config::JobConfig& job : config_->jobs) {
-    auto slot = store->LastScheduledSlot(job.name);
-    if (!slot) {
-      spdlog::critical("cannot start: state file {}: {}", config_->state.path.string(),
-                       slot.error().message);
-      return 1;
-    }
-    if (*slot) last_slots[job.name] = **slot;
+  auto slots = store->LastScheduledSlots();
+  if (!slots) {
+    spdlog::critical("cannot start: state file {}: {}", config_->state.path.string(),
+                     slots.error().message);
+    return 1;
   }
+  const std::map<std::string, core::TimePoint> last_slots(slots->begin(), slots->end());
   auto recorder =
       store::RunRecorder::Start(std::move(*store), config_->state.keep_runs,
                                 [](const core::Error& e) { spdlog::error("{}", e.message); });
@@ -195,7 +188,8 @@ void Daemon::ApplyReload(config::LoadResult loaded) {
     return;
   }
   config_ = std::make_shared<const config::Config>(std::move(*loaded.config));
-  if (!forced_level_) SetLogLevel(config_->log.level);
+  ::malloc_trim(0);
+  if (!cl_.log_level) SetLogLevel(config_->log.level);
   recorder_->set_keep_runs(config_->state.keep_runs);
   scheduler_->Apply(config_);
   spdlog::info("reloaded {}: {} jobs", cl_.config_path, config_->jobs.size());

@@ -12,10 +12,20 @@ int Config::ParallelRuns() const {
 }
 
 const JobConfig* Config::FindJob(std::string_view name) const {
+  if (job_index_.size() == jobs.size()) {
+    const auto it = job_index_.find(std::string(name));
+    if (it == job_index_.end()) return nullptr;
+    if (it->second < jobs.size() && jobs[it->second].name == name) return &jobs[it->second];
+  }
   for (const JobConfig& job : jobs) {
     if (job.name == name) return &job;
   }
   return nullptr;
+}
+
+void Config::IndexJobs() {
+  job_index_.clear();
+  for (std::size_t i = 0; i < jobs.size(); ++i) job_index_.emplace(jobs[i].name, i);
 }
 
 bool IsValidJobName(std::string_view name) {

@@ -15,9 +15,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
-
 
 #include "core/time.h"
 #include "schedule/schedule.h"
@@ -175,8 +175,15 @@ struct Config {
 
   // max_parallel_runs, with 0 resolved to twice the number of cores.
   int ParallelRuns() const;
-  // The job with this name, or null.
+  // The job with this name, or null. O(1) once IndexJobs has run (the
+  // loader does it); the scheduler asks several times per run.
   const JobConfig* FindJob(std::string_view name) const;
+  // Builds the name index FindJob uses; call again after changing `jobs`.
+  void IndexJobs();
+
+ private:
+  // Positions in `jobs`, not pointers, so a copied Config stays correct.
+  std::unordered_map<std::string, std::size_t> job_index_;
 };
 
 // Whether `name` is a valid job name: [a-z0-9_-]+.

@@ -164,7 +164,10 @@ LoadResult LoadConfigText(const std::string& text, const std::string& file_name,
 
   LoadResult result;
   result.diagnostics = sorted.all();
-  if (result.diagnostics.empty()) result.config = std::move(config);
+  if (result.diagnostics.empty()) {
+    config.IndexJobs();
+    result.config = std::move(config);
+  }
   return result;
 }
 

@@ -1,8 +1,20 @@
 #include "store/run_recorder.h"
 
 #include <future>
+#include <unordered_map>
 
 namespace store {
+namespace {
+
+// How long a batch may gather once its first write arrived, and how many
+// writes end the wait early. 20 ms keeps `jobsd history` current while
+// letting a busy daemon commit a few dozen times a second, not thousands.
+constexpr auto kGatherTime = std::chrono::milliseconds(20);
+constexpr std::size_t kGatherWrites = 512;
+
+using QueryFn = std::function<void(RunStore&)>;
+
+}  // namespace
 
 core::Result<std::unique_ptr<RunRecorder>> RunRecorder::Start(RunStore store, int keep_runs,
                                                               ErrorHandler on_error,
@@ -58,11 +70,16 @@ void RunRecorder::Flush() {
 }
 
 void RunRecorder::Enqueue(Op op) {
+  const bool is_query = std::holds_alternative<QueryFn>(op);
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     queue_.push_back(std::move(op));
+    // Wake the thread only when it has a reason to act: the first write of
+    // a batch, a full batch, or a query someone may be waiting on.
+    wake = queue_.size() == 1 || queue_.size() == kGatherWrites || is_query;
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void RunRecorder::Loop() {
@@ -72,6 +89,11 @@ void RunRecorder::Loop() {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and nothing left to write
+      wake_.wait_for(lock, kGatherTime, [this] {
+        return stopping_ || queue_.size() >= kGatherWrites ||
+               std::any_of(queue_.begin(), queue_.end(),
+                           [](const Op& op) { return std::holds_alternative<QueryFn>(op); });
+      });
       batch.swap(queue_);
     }
     ApplyBatch(batch);
@@ -86,73 +108,89 @@ void RunRecorder::ApplyBatch(std::vector<Op>& batch) {
   std::size_t i = 0;
   while (i < batch.size()) {
     std::size_t end = i;
-    while (end < batch.size() &&
-           !std::holds_alternative<std::function<void(RunStore&)>>(batch[end])) {
-      ++end;
-    }
-    if (end > i) {
-      batches_.fetch_add(1);
-      bool ok = store_.Begin().has_value();
-      std::optional<core::Error> error;
-      for (std::size_t k = i; ok && k < end; ++k) {
-        if (const auto* run = std::get_if<RunRecord>(&batch[k])) {
-          if (auto inserted = store_.InsertRun(*run); !inserted) {
-            error = inserted.error();
-            error->message = "state store: recording run " + std::to_string(run->id) + " of " +
-                             run->job + ": " + error->message;
-          }
-        } else {
-          const auto& finished = std::get<RunEnd>(batch[k]);
-          if (auto done = store_.FinishRun(finished); !done) {
-            error = done.error();
-            error->message = "state store: recording the end of run " +
-                             std::to_string(finished.id) + " of " + finished.job + ": " +
-                             error->message;
-          } else {
-            ++ended_since_prune_[finished.job];
-          }
-        }
-        if (error) {
-          // Keep the rest of the batch: one bad row must not lose the others.
-          failed_writes_.fetch_add(1);
-          on_error_(*error);
-          error.reset();
-        }
-      }
-      const int keep = keep_runs_.load();
-      for (auto it = ended_since_prune_.begin(); ok && it != ended_since_prune_.end();) {
-        // Pruning a job every tenth of its history keeps the cost per run flat.
-        if (it->second >= std::max(keep / 10, 10)) {
-          if (auto pruned = store_.Prune(it->first, keep); !pruned) {
-            on_error_(core::Error{
-                pruned.error().kind,
-                "state store: pruning " + it->first + ": " + pruned.error().message, true});
-          }
-          it = ended_since_prune_.erase(it);
-        } else {
-          ++it;
-        }
-      }
-      if (!ok) {
-        failed_writes_.fetch_add(end - i);
-        on_error_(core::Error{core::ErrorKind::kIo,
-                              "state store: cannot begin a transaction; " +
-                                  std::to_string(end - i) + " run writes lost",
-                              true});
-      } else if (auto committed = store_.Commit(); !committed) {
-        store_.Rollback();
-        failed_writes_.fetch_add(end - i);
-        on_error_(core::Error{core::ErrorKind::kIo,
-                              "state store: commit failed, " + std::to_string(end - i) +
-                                  " run writes lost: " + committed.error().message,
-                              true});
-      }
-    }
-    for (; end < batch.size() && std::holds_alternative<std::function<void(RunStore&)>>(batch[end]);
-         ++end) {
-      std::get<std::function<void(RunStore&)>>(batch[end])(store_);
+    while (end < batch.size() && !std::holds_alternative<QueryFn>(batch[end])) ++end;
+    if (end > i) ApplyWrites(batch, i, end);
+    for (; end < batch.size() && std::holds_alternative<QueryFn>(batch[end]); ++end) {
+      std::get<QueryFn>(batch[end])(store_);
     }
     i = end;
+  }
+}
+
+void RunRecorder::ApplyWrites(std::vector<Op>& batch, std::size_t begin, std::size_t end) {
+  // A run that started and ended within the batch becomes one finished row:
+  // an INSERT instead of an INSERT and an UPDATE.
+  std::unordered_map<std::int64_t, RunRecord*> started;
+  for (std::size_t k = begin; k < end; ++k) {
+    if (auto* run = std::get_if<RunRecord>(&batch[k]); run && run->status == RunStatus::kRunning) {
+      started[run->id] = run;
+    } else if (auto* finished = std::get_if<RunEnd>(&batch[k])) {
+      const auto it = started.find(finished->id);
+      if (it == started.end()) continue;
+      RunRecord& run_record = *it->second;
+      run_record.status = finished->status;
+      run_record.finished_at = finished->finished_at;
+      run_record.error = std::move(finished->error);
+      run_record.output = std::move(finished->output);
+      run_record.metrics_json = std::move(finished->metrics_json);
+      finished->id = 0;  // merged: only its health update remains
+    }
+  }
+
+  batches_.fetch_add(1);
+  const std::size_t writes = end - begin;
+  if (auto began = store_.Begin(); !began) {
+    failed_writes_.fetch_add(writes);
+    on_error_(core::Error{core::ErrorKind::kIo,
+                          "state store: cannot begin a transaction, " + std::to_string(writes) +
+                              " run writes lost: " + began.error().message,
+                          true});
+    return;
+  }
+  auto report = [&](const core::Error& error, const std::string& what) {
+    // Keep the rest of the batch: one bad row must not lose the others.
+    failed_writes_.fetch_add(1);
+    on_error_(core::Error{error.kind, "state store: " + what + ": " + error.message, true});
+  };
+  for (std::size_t k = begin; k < end; ++k) {
+    if (const auto* run = std::get_if<RunRecord>(&batch[k])) {
+      if (auto inserted = store_.InsertRun(*run); !inserted) {
+        report(inserted.error(), "recording run " + std::to_string(run->id) + " of " + run->job);
+      } else if (run->status != RunStatus::kRunning && run->status != RunStatus::kSkipped) {
+        if (auto health = store_.RecordHealth(run->job, run->status, *run->finished_at); !health) {
+          report(health.error(), "updating the health of " + run->job);
+        }
+      }
+      continue;
+    }
+    const auto& finished = std::get<RunEnd>(batch[k]);
+    if (finished.id != 0) {
+      if (auto done = store_.FinishRun(finished); !done) {
+        report(done.error(),
+               "recording the end of run " + std::to_string(finished.id) + " of " + finished.job);
+        continue;
+      }
+    }
+    // Pruning a job every tenth of its history keeps the cost per run flat.
+    const int keep = keep_runs_.load();
+    if (++ended_since_prune_[finished.job] >= std::max(keep / 10, 10)) {
+      ended_since_prune_.erase(finished.job);
+      prune_due_.push_back(finished.job);
+    }
+  }
+  for (const std::string& job : prune_due_) {
+    if (auto pruned = store_.Prune(job, keep_runs_.load()); !pruned) {
+      report(pruned.error(), "pruning " + job);
+    }
+  }
+  prune_due_.clear();
+  if (auto committed = store_.Commit(); !committed) {
+    store_.Rollback();
+    failed_writes_.fetch_add(writes);
+    on_error_(core::Error{core::ErrorKind::kIo,
+                          "state store: commit failed, " + std::to_string(writes) +
+                              " run writes lost: " + committed.error().message,
+                          true});
   }
 }
 

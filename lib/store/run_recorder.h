@@ -3,7 +3,9 @@
 // Callers queue writes (a run started, a run ended) and read requests; the
 // recorder's own thread applies them in batches, one transaction per batch,
 // so thousands of run rows a second cost a handful of commits and the event
-// loop never blocks on the disk. Run ids come from blocks reserved in the
+// loop never blocks on the disk. A batch gathers for up to 20 ms (or 512
+// writes) once the first write arrives; a run that starts and ends within
+// one batch is written as one finished row. Run ids come from blocks reserved in the
 // store ahead of time, so a run has its id the moment it is created.
 //
 // Any thread may call any method. Callbacks given to Query run on the
@@ -62,6 +64,7 @@ class RunRecorder {
   void Enqueue(Op op);
   void Loop();
   void ApplyBatch(std::vector<Op>& batch);
+  void ApplyWrites(std::vector<Op>& batch, std::size_t begin, std::size_t end);
   void ReserveSpareBlockIfLow();
 
   RunStore store_;  // recorder thread only
@@ -70,8 +73,10 @@ class RunRecorder {
   std::atomic<int> keep_runs_;
   std::atomic<std::uint64_t> failed_writes_{0};
   std::atomic<std::uint64_t> batches_{0};
-  // Finished runs per job since its history was last pruned (recorder thread).
+  // Recorder thread only: finished runs per job since its history was last
+  // pruned, and the jobs whose count reached the threshold.
   std::map<std::string, int> ended_since_prune_;
+  std::vector<std::string> prune_due_;
 
   // Guarded by ids_mutex_.
   std::mutex ids_mutex_;

@@ -253,7 +253,15 @@ core::Result<void> RunStore::FinishRun(const RunEnd& end) {
       .Bind(6, end.metrics_json);
   if (auto ok = (*finish)->Run(); !ok) return Unexpected(ok.error());
 
-  if (end.status == RunStatus::kSkipped || end.status == RunStatus::kCancelled) return {};
+  return RecordHealth(end.job, end.status, end.finished_at);
+}
+
+core::Result<void> RunStore::RecordHealth(std::string_view job, RunStatus status,
+                                          core::TimePoint at) {
+  if (status == RunStatus::kSkipped || status == RunStatus::kCancelled ||
+      status == RunStatus::kRunning) {
+    return {};
+  }
   // Success resets the streak; a failure extends it.
   auto health = Prepared(
       update_health_,
@@ -264,16 +272,16 @@ core::Result<void> RunStore::FinishRun(const RunEnd& end) {
       "last_success_at = COALESCE(?3, last_success_at), "
       "last_failure_at = COALESCE(?4, last_failure_at), last_status = ?5");
   if (!health) return Unexpected(health.error());
-  const bool failed = CountsAsFailure(end.status);
+  const bool failed = CountsAsFailure(status);
   std::optional<std::int64_t> success_at;
   std::optional<std::int64_t> failure_at;
-  (failed ? failure_at : success_at) = Micros(end.finished_at);
+  (failed ? failure_at : success_at) = Micros(at);
   (*health)
-      ->Bind(1, end.job)
+      ->Bind(1, job)
       .Bind(2, std::int64_t{failed ? 1 : 0})
       .Bind(3, success_at)
       .Bind(4, failure_at)
-      .Bind(5, ToString(end.status));
+      .Bind(5, ToString(status));
   return (*health)->Run();
 }
 
@@ -352,14 +360,18 @@ core::Result<std::vector<JobHealth>> RunStore::AllHealth() {
   }
 }
 
-core::Result<std::optional<core::TimePoint>> RunStore::LastScheduledSlot(std::string_view job) {
+core::Result<std::vector<std::pair<std::string, core::TimePoint>>> RunStore::LastScheduledSlots() {
   auto stmt = db_.Prepare(
-      "SELECT MAX(scheduled_at) FROM runs WHERE job = ?1 AND trigger IN ('schedule', 'catchup')");
+      "SELECT job, MAX(scheduled_at) FROM runs WHERE trigger IN ('schedule', 'catchup') "
+      "AND scheduled_at IS NOT NULL GROUP BY job");
   if (!stmt) return Unexpected(stmt.error());
-  stmt->Bind(1, job);
-  auto row = stmt->Step();
-  if (!row) return Unexpected(row.error());
-  return FromMicros(stmt->OptionalInt(0));
+  std::vector<std::pair<std::string, core::TimePoint>> slots;
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row) return Unexpected(row.error());
+    if (!*row) return slots;
+    slots.emplace_back(stmt->Text(0), FromMicros(stmt->Int(1)));
+  }
 }
 
 core::Result<int> RunStore::Prune(std::string_view job, int keep) {

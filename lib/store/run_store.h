@@ -89,17 +89,22 @@ class RunStore {
   core::Result<std::int64_t> InsertRun(const RunRecord& run);
   // Records a run's end and updates the job's health row to match.
   core::Result<void> FinishRun(const RunEnd& end);
+  // Updates the job's health row for a run that ended with `status` (what
+  // FinishRun does besides updating the run): for runs written whole by
+  // InsertRun. Skipped and cancelled runs leave it alone.
+  core::Result<void> RecordHealth(std::string_view job, RunStatus status, core::TimePoint at);
   // Marks runs left `running` by a crashed process as `interrupted` and
   // counts them in their jobs' failure streaks. Returns how many.
   core::Result<int> MarkInterrupted(core::TimePoint now);
+
+  // The latest slot each job ran for (trigger schedule or catchup), for the
+  // jobs that have one: where misfire handling resumes after a restart.
+  core::Result<std::vector<std::pair<std::string, core::TimePoint>>> LastScheduledSlots();
 
   // Newest (by start) first; all jobs when `job` is empty.
   core::Result<std::vector<RunRecord>> RecentRuns(std::string_view job, int limit);
   core::Result<std::optional<RunRecord>> FindRun(std::int64_t id);
   core::Result<std::vector<JobHealth>> AllHealth();
-  // The latest slot the job ran for (trigger schedule or catchup): where
-  // misfire handling resumes after a restart.
-  core::Result<std::optional<core::TimePoint>> LastScheduledSlot(std::string_view job);
 
   // Keeps the newest `keep` runs of the job. Returns how many were deleted.
   core::Result<int> Prune(std::string_view job, int keep);

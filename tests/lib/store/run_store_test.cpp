@@ -24,7 +24,9 @@ struct TempDir {
   ~TempDir() { fs::remove_all(path); }
 };
 
-core::TimePoint T(int seconds) { return core::TimePoint(std::chrono::seconds(1'800'000'000 + seconds)); }
+core::TimePoint T(int seconds) {
+  return core::TimePoint(std::chrono::seconds(1'800'000'000 + seconds));
+}
 
 store::RunStore OpenStore(const fs::path& file) {
   auto s = store::RunStore::Open(file, store::Database::Mode::kReadWrite);
@@ -125,15 +127,16 @@ TEST_CASE("runs left running by a crash become interrupted failures", "[store]")
 TEST_CASE("last scheduled slot feeds misfire handling", "[store]") {
   TempDir dir;
   auto s = OpenStore(dir.path / "jobsd.db");
-  auto none = s.LastScheduledSlot("j");
+  auto none = s.LastScheduledSlots();
   REQUIRE(none);
-  CHECK_FALSE(none->has_value());
+  CHECK(none->empty());
   Start(s, "j", 60);
   Start(s, "j", 120, store::Trigger::kCatchup);
   Start(s, "j", 500, store::Trigger::kManual);  // not a slot
-  auto last = s.LastScheduledSlot("j");
+  Start(s, "k", 30);
+  auto last = s.LastScheduledSlots();
   REQUIRE(last);
-  CHECK(*last == T(120));
+  CHECK(*last == std::vector<std::pair<std::string, core::TimePoint>>{{"j", T(120)}, {"k", T(30)}});
 }
 
 TEST_CASE("pruning keeps the newest runs of each job", "[store]") {
@@ -227,7 +230,8 @@ TEST_CASE("the recorder batches writes off the caller's thread", "[store]") {
     std::sort(ids.begin(), ids.end());
     CHECK(std::adjacent_find(ids.begin(), ids.end()) == ids.end());
     int seen = 0;
-    (*recorder)->Query([&](store::RunStore& s) { seen = static_cast<int>(s.RecentRuns("", 5000)->size()); });
+    (*recorder)->Query(
+        [&](store::RunStore& s) { seen = static_cast<int>(s.RecentRuns("", 5000)->size()); });
     (*recorder)->Flush();
     CHECK(seen == 2000);
     CHECK((*recorder)->batches() < 2000);  // many rows per transaction
