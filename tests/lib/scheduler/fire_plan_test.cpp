@@ -15,7 +15,8 @@ core::TimePoint At(const char* text) {
   return *t;
 }
 
-FirePlan::JobTiming Every(core::Duration period, config::Misfire misfire = config::Misfire::kRunOnce,
+FirePlan::JobTiming Every(core::Duration period,
+                          config::Misfire misfire = config::Misfire::kRunOnce,
                           core::Duration grace = 1h) {
   return FirePlan::JobTiming{schedules::Schedule::Every(period), misfire, grace};
 }
@@ -58,8 +59,8 @@ TEST_CASE("fire plan fires each slot once, in time order", "[scheduler]") {
         V{"a schedule 2026-11-22T10:00:01.000000Z #1"});
   auto both = Take(plan, At("2026-11-22T10:00:02.002Z"));
   std::sort(both.begin(), both.end());
-  CHECK(both ==
-        V{"a schedule 2026-11-22T10:00:02.000000Z #1", "b schedule 2026-11-22T10:00:02.000000Z #1"});
+  CHECK(both == V{"a schedule 2026-11-22T10:00:02.000000Z #1",
+                  "b schedule 2026-11-22T10:00:02.000000Z #1"});
   CHECK(plan.NextSlot("b") == At("2026-11-22T10:00:04Z"));
 }
 
@@ -152,7 +153,8 @@ TEST_CASE("the wall clock stepping back neither stalls nor repeats fixed slots",
   CHECK(Take(plan, At("2026-11-22T10:00:01Z")).size() == 2);
   // NTP steps the clock back by an hour.
   plan.ClockSteppedBack(At("2026-11-22T09:00:30Z"));
-  CHECK(Take(plan, At("2026-11-22T09:01:00Z")) == V{"every schedule 2026-11-22T09:01:00.000000Z #1"});
+  CHECK(Take(plan, At("2026-11-22T09:01:00Z")) ==
+        V{"every schedule 2026-11-22T09:01:00.000000Z #1"});
   // The daily job does not run its 10:00 slot a second time.
   std::vector<std::string> fired;
   for (auto t = At("2026-11-22T09:02:00Z"); t <= At("2026-11-22T10:00:00Z"); t += 1min) {
