@@ -1,5 +1,6 @@
 #include "scheduler/scheduler.h"
 
+#include <spdlog/spdlog.h>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
@@ -68,6 +69,11 @@ struct Harness {
   std::unique_ptr<scheduler::Scheduler> sched;
 
   explicit Harness(std::vector<config::JobConfig> jobs) {
+    // Create spdlog's default logger before any worker thread logs, as the
+    // daemon does: the registry is a function-local static inside
+    // libspdlog.so whose guard TSan cannot see, so a first use racing from
+    // two threads is reported as a data race.
+    spdlog::default_logger_raw();
     auto s = store::RunStore::Open(dir / "state.db", store::Database::Mode::kReadWrite);
     REQUIRE(s);
     auto r = store::RunRecorder::Start(
