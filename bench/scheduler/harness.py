@@ -203,6 +203,26 @@ def free_port():
 
 # ---------------------------------------------------------------- jobsd
 
+def measure_window(ctx, p, w0, errlog, who, stop_timeout):
+    """CPU over [w0, w0 + duration] and peak RSS, then a graceful stop.
+
+    Returns (w1, cpu, hwm). Late runs of the last slots get ctx.grace before
+    the stop, so they still count."""
+    try:
+        w1 = w0 + ctx.duration
+        cpu = window_cpu(p, w0, w1)
+        sleep_until(w1 + ctx.grace, p)
+        hwm = status_kib(p.pid, "VmHWM")
+    except BaseException:
+        ctx.children.stop(p, 10)
+        raise
+    if not ctx.children.stop(p, stop_timeout):
+        raise BenchError("%s did not stop within %d s of SIGTERM:\n%s" % (who, stop_timeout, tail(errlog)))
+    if p.returncode != 0:
+        raise BenchError("%s exited with status %d:\n%s" % (who, p.returncode, tail(errlog)))
+    return w1, cpu, hwm
+
+
 def write_interval_config(path, db, jobs, jitter):
     with open(path, "w") as f:
         f.write("state: {path: %s, keep_runs: 1000}\n" % json_str(db))
@@ -254,17 +274,10 @@ def jobsd_interval(ctx, name, jobs, jitter):
             first = first_run_time(db)
         # Warm-up: the first `warmup` whole seconds of slots from the first run.
         w0 = math.ceil(first - 0.1) + ctx.warmup
-        w1 = w0 + ctx.duration
-        cpu = window_cpu(p, w0, w1)
-        sleep_until(w1 + ctx.grace, p)
-        hwm = status_kib(p.pid, "VmHWM")
     except BaseException:
         ctx.children.stop(p, 10)
         raise
-    if not ctx.children.stop(p, 60):
-        raise BenchError("jobsd did not stop within 60 s of SIGTERM:\n" + tail(errlog))
-    if p.returncode != 0:
-        raise BenchError("jobsd exited with status %d:\n%s" % (p.returncode, tail(errlog)))
+    w1, cpu, hwm = measure_window(ctx, p, w0, errlog, "jobsd", 60)
 
     lo, hi = w0 * 1_000_000, w1 * 1_000_000
     con = open_ro(db)
@@ -439,17 +452,10 @@ def peer_interval(ctx, name, jobs, offsets):
         # Warm-up: the first `warmup` whole seconds of slots (from base, the
         # first slot, or from start() returning when that was later).
         w0 = max(math.ceil(ready), int(base)) + ctx.warmup
-        w1 = w0 + ctx.duration
-        cpu = window_cpu(p, w0, w1)
-        sleep_until(w1 + ctx.grace, p)
-        hwm = status_kib(p.pid, "VmHWM")
     except BaseException:
         ctx.children.stop(p, 10)
         raise
-    if not ctx.children.stop(p, 120):
-        raise BenchError("the APScheduler peer did not stop within 120 s of SIGTERM:\n" + tail(errlog))
-    if p.returncode != 0:
-        raise BenchError("the APScheduler peer exited with status %d:\n%s" % (p.returncode, tail(errlog)))
+    w1, cpu, hwm = measure_window(ctx, p, w0, errlog, "the APScheduler peer", 120)
     rec = array.array("d")
     with open(out, "rb") as f:
         rec.frombytes(f.read())
