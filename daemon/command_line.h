@@ -23,7 +23,7 @@ struct CommandLine {
   bool json = false;                                      // --json
   int limit = 20;                                         // history --limit N
   std::vector<std::pair<std::string, std::string>> sets;  // once --set key=value
-  std::optional<config::LogLevel> log_level;  // --log-level, overrides the config
+  std::optional<config::LogLevel> log_level;              // --log-level, overrides the config
 };
 
 core::Result<CommandLine> ParseCommandLine(int argc, const char* const* argv);

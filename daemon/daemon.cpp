@@ -16,6 +16,7 @@
 #include "config/config_loader.h"
 #include "daemon/commands.h"
 #include "daemon/logging.h"
+#include "daemon/service_notifier.h"
 #include "scheduler/scheduler.h"
 #include "store/run_recorder.h"
 
@@ -47,11 +48,14 @@ class Daemon {
   void WaitForSignal();
   void Reload();
   void ApplyReload(config::LoadResult loaded);
+  // "5 jobs, 1 running" for systemctl status.
+  std::string StatusLine() const;
 
   const CommandLine& cl_;
   const scheduler::JobCatalog& catalog_;
   asio::io_context loop_;
   asio::signal_set signals_;
+  ServiceNotifier systemd_{loop_};
   // Config files are read here, off the loop: reading a file blocks.
   asio::thread_pool control_{1};
   scheduler::SystemClock clock_;
@@ -114,6 +118,8 @@ int Daemon::Run() {
                                                       config_->ParallelRuns());
   scheduler_->Start(config_, last_slots);
   WaitForSignal();
+  systemd_.Ready(StatusLine());
+  systemd_.StartWatchdog();
   spdlog::info("jobsd {} started: {} jobs from {}, state {}, {} parallel runs", JOBSD_VERSION,
                config_->jobs.size(), cl_.config_path, config_->state.path.string(),
                config_->ParallelRuns());
@@ -141,6 +147,9 @@ void Daemon::WaitForSignal() {
       return;
     }
     stopping_ = true;
+    systemd_.StopWatchdog();
+    systemd_.Stopping("Stopping: waiting for " + std::to_string(scheduler_->running()) +
+                      " running job(s)");
     spdlog::info("{} received: stopping (no new runs; running ones get {})",
                  sig == SIGTERM ? "SIGTERM" : "SIGINT",
                  core::FormatDuration(config_->shutdown_grace));
@@ -160,12 +169,15 @@ void Daemon::Reload() {
     return;
   }
   reloading_ = true;
+  systemd_.Reloading();
   spdlog::info("SIGHUP received: reloading {}", cl_.config_path);
   asio::post(control_, [this] {
     config::LoadResult loaded =
         config::LoadConfigFile(cl_.config_path, LoadOptionsFor(cl_, catalog_));
     asio::post(loop_, [this, loaded = std::move(loaded)]() mutable {
       ApplyReload(std::move(loaded));
+      // READY=1 ends the reload whether or not the new config was taken.
+      if (!stopping_) systemd_.Ready(StatusLine());
       reloading_ = false;
       if (reload_again_ && !stopping_) {
         reload_again_ = false;
@@ -193,6 +205,11 @@ void Daemon::ApplyReload(config::LoadResult loaded) {
   recorder_->set_keep_runs(config_->state.keep_runs);
   scheduler_->Apply(config_);
   spdlog::info("reloaded {}: {} jobs", cl_.config_path, config_->jobs.size());
+}
+
+std::string Daemon::StatusLine() const {
+  return std::to_string(config_->jobs.size()) + " jobs, " + std::to_string(scheduler_->running()) +
+         " running";
 }
 
 }  // namespace
