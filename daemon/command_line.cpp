@@ -29,11 +29,14 @@ const std::set<std::string>& OptionsOf(const std::string& command) {
   return kNone;
 }
 
-core::Result<int> PositiveInt(const std::string& option, const std::string& text) {
+// A whole number in [1, max]; the cap keeps a typo like --next 1000000000
+// from running for minutes.
+core::Result<int> PositiveInt(const std::string& option, const std::string& text, int max) {
   int value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr != text.data() + text.size() || value < 1) {
-    return Unexpected(Usage(option + " needs a positive whole number, not '" + text + "'"));
+  if (ec != std::errc() || ptr != text.data() + text.size() || value < 1 || value > max) {
+    return Unexpected(Usage(option + " needs a whole number from 1 to " + std::to_string(max) +
+                            ", not '" + text + "'"));
   }
   return value;
 }
@@ -107,11 +110,11 @@ core::Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
     if (arg == "-c" || arg == "--config") {
       cl.config_path = *v;
     } else if (arg == "--next") {
-      auto n = PositiveInt(arg, *v);
+      auto n = PositiveInt(arg, *v, 10000);
       if (!n) return Unexpected(n.error());
       cl.next = *n;
     } else if (arg == "--limit") {
-      auto n = PositiveInt(arg, *v);
+      auto n = PositiveInt(arg, *v, 1000000);
       if (!n) return Unexpected(n.error());
       cl.limit = *n;
     } else if (arg == "--log-level") {

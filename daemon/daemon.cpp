@@ -200,7 +200,6 @@ void Daemon::ApplyReload(config::LoadResult loaded) {
     return;
   }
   config_ = std::make_shared<const config::Config>(std::move(*loaded.config));
-  ::malloc_trim(0);
   if (!cl_.log_level) SetLogLevel(config_->log.level);
   recorder_->set_keep_runs(config_->state.keep_runs);
   scheduler_->Apply(config_);

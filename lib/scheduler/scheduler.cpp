@@ -378,6 +378,4 @@ std::vector<JobStatus> Scheduler::Status() const {
 
 int Scheduler::running() const { return static_cast<int>(impl_->active.size()); }
 
-const config::Config& Scheduler::config() const { return *impl_->config; }
-
 }  // namespace scheduler

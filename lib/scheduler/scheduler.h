@@ -80,7 +80,6 @@ class Scheduler {
 
   std::vector<JobStatus> Status() const;
   int running() const;
-  const config::Config& config() const;
 
  private:
   struct Impl;

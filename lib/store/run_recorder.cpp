@@ -140,7 +140,6 @@ void RunRecorder::ApplyWrites(std::vector<Op>& batch, std::size_t begin, std::si
   batches_.fetch_add(1);
   const std::size_t writes = end - begin;
   if (auto began = store_.Begin(); !began) {
-    failed_writes_.fetch_add(writes);
     on_error_(core::Error{core::ErrorKind::kIo,
                           "state store: cannot begin a transaction, " + std::to_string(writes) +
                               " run writes lost: " + began.error().message,
@@ -149,7 +148,6 @@ void RunRecorder::ApplyWrites(std::vector<Op>& batch, std::size_t begin, std::si
   }
   auto report = [&](const core::Error& error, const std::string& what) {
     // Keep the rest of the batch: one bad row must not lose the others.
-    failed_writes_.fetch_add(1);
     on_error_(core::Error{error.kind, "state store: " + what + ": " + error.message, true});
   };
   for (std::size_t k = begin; k < end; ++k) {
@@ -186,7 +184,6 @@ void RunRecorder::ApplyWrites(std::vector<Op>& batch, std::size_t begin, std::si
   prune_due_.clear();
   if (auto committed = store_.Commit(); !committed) {
     store_.Rollback();
-    failed_writes_.fetch_add(writes);
     on_error_(core::Error{core::ErrorKind::kIo,
                           "state store: commit failed, " + std::to_string(writes) +
                               " run writes lost: " + committed.error().message,

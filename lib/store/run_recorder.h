@@ -55,7 +55,6 @@ class RunRecorder {
   void Flush();
 
   void set_keep_runs(int keep_runs) { keep_runs_.store(keep_runs); }
-  std::uint64_t failed_writes() const { return failed_writes_.load(); }
   std::uint64_t batches() const { return batches_.load(); }
 
  private:
@@ -71,7 +70,6 @@ class RunRecorder {
   ErrorHandler on_error_;
   const std::int64_t id_block_;
   std::atomic<int> keep_runs_;
-  std::atomic<std::uint64_t> failed_writes_{0};
   std::atomic<std::uint64_t> batches_{0};
   // Recorder thread only: finished runs per job since its history was last
   // pruned, and the jobs whose count reached the threshold.
