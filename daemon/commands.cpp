@@ -16,6 +16,7 @@
 #include "config/config_loader.h"
 #include "core/json_writer.h"
 #include "daemon/logging.h"
+#include "scheduler/job_json.h"
 #include "scheduler/run_executor.h"
 #include "store/run_recorder.h"
 
@@ -29,35 +30,6 @@ std::optional<config::Config> Load(const CommandLine& cl, const scheduler::JobCa
     return std::nullopt;
   }
   return std::move(*loaded.config);
-}
-
-// "every 2h", "cron 0 3 * * *", "after build" or "manual".
-std::string ScheduleText(const config::JobConfig& job) {
-  std::string text;
-  if (job.schedule) {
-    text = job.schedule->Describe();
-  } else if (!job.after.empty()) {
-    text = "after";
-    for (const auto& upstream : job.after) text += " " + upstream;
-  } else {
-    text = "manual";
-  }
-  if (!job.enabled) text += " (disabled)";
-  return text;
-}
-
-void WriteRunJson(core::JsonWriter& json, const store::RunRecord& run) {
-  json.Key("id").Int(run.id).Key("job").String(run.job);
-  json.Key("trigger").String(store::ToString(run.trigger));
-  json.Key("scheduled_at");
-  run.scheduled_at ? json.String(core::FormatRfc3339(*run.scheduled_at)) : json.Null();
-  json.Key("started_at").String(core::FormatRfc3339(run.started_at));
-  json.Key("finished_at");
-  run.finished_at ? json.String(core::FormatRfc3339(*run.finished_at)) : json.Null();
-  json.Key("status").String(store::ToString(run.status));
-  json.Key("attempt").Int(run.attempt);
-  json.Key("error").String(run.error);
-  json.Key("metrics").Raw(run.metrics_json.empty() ? "{}" : run.metrics_json);
 }
 
 }  // namespace
@@ -87,37 +59,16 @@ int ListCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog) {
       std::chrono::time_point_cast<core::Duration>(std::chrono::system_clock::now()));
   std::string out;
   for (const config::JobConfig& job : config->jobs) {
-    std::vector<core::TimePoint> fires;
-    if (job.schedule && job.enabled) {
-      core::TimePoint t = from;
-      for (int i = 0; i < cl.next; ++i) {
-        const auto next = job.schedule->NextAfter(t);
-        if (!next) break;
-        fires.push_back(*next);
-        t = *next;
-      }
-    }
-    const date::time_zone* zone = nullptr;
-    if (job.schedule && job.schedule->zone()) zone = job.schedule->zone();
+    const std::vector<core::TimePoint> fires = scheduler::NextFires(job, from, cl.next);
+    const date::time_zone* zone = job.schedule ? job.schedule->zone() : nullptr;
     if (cl.json) {
       core::JsonWriter json;
-      json.Key("name").String(job.name).Key("type").String(job.type);
-      json.Key("schedule").String(ScheduleText(job)).Key("timezone").String(job.timezone);
-      json.Key("enabled").Bool(job.enabled);
-      json.Key("next").BeginArray();
-      for (const auto& t : fires) json.String(core::FormatRfc3339(t));
-      json.EndArray();
-      json.Key("next_local").BeginArray();
-      for (const auto& t : fires) {
-        json.String(zone ? date::format("%FT%T%Ez", date::make_zoned(
-                                                        zone, date::floor<std::chrono::seconds>(t)))
-                         : core::FormatRfc3339(t));
-      }
-      json.EndArray();
+      scheduler::WriteJobJson(json, job, fires);
       out += json.Finish() + "\n";
       continue;
     }
-    out += fmt::format("{}  ({}, {}, {})\n", job.name, job.type, ScheduleText(job), job.timezone);
+    out += fmt::format("{}  ({}, {}, {})\n", job.name, job.type, scheduler::ScheduleText(job),
+                       job.timezone);
     for (const auto& t : fires) {
       const auto seconds = date::floor<std::chrono::seconds>(t);
       if (zone) {
@@ -155,7 +106,7 @@ int HistoryCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog) 
   for (const store::RunRecord& run : *runs) {
     if (cl.json) {
       core::JsonWriter json;
-      WriteRunJson(json, run);
+      scheduler::WriteRunJson(json, run);
       out += json.Finish() + "\n";
       continue;
     }

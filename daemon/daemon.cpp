@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <iostream>
 #include <map>
@@ -17,6 +18,9 @@
 #include "daemon/commands.h"
 #include "daemon/logging.h"
 #include "daemon/service_notifier.h"
+#include "http/api.h"
+#include "http/api_metrics.h"
+#include "http/server.h"
 #include "scheduler/scheduler.h"
 #include "store/run_recorder.h"
 
@@ -48,7 +52,11 @@ class Daemon {
   void WaitForSignal();
   void Reload();
   void ApplyReload(config::LoadResult loaded);
-  // "5 jobs, 1 running" for systemctl status.
+  void RefuseReload(const std::string& why);
+  // Starts the HTTP server when http.listen is set; false (logged) when it
+  // cannot listen.
+  bool StartHttp();
+  // "5 jobs, 1 running, 0 failing" for systemctl status.
   std::string StatusLine() const;
 
   const CommandLine& cl_;
@@ -59,8 +67,12 @@ class Daemon {
   // Config files are read here, off the loop: reading a file blocks.
   asio::thread_pool control_{1};
   scheduler::SystemClock clock_;
+  const core::TimePoint started_ = clock_.Now();
+  http::DaemonMetrics metrics_{started_};
   std::unique_ptr<store::RunRecorder> recorder_;
   std::unique_ptr<scheduler::Scheduler> scheduler_;
+  std::unique_ptr<http::Api> api_;
+  std::unique_ptr<http::Server> server_;
   std::shared_ptr<const config::Config> config_;
   bool reloading_ = false;
   bool reload_again_ = false;
@@ -104,6 +116,12 @@ int Daemon::Run() {
     return 1;
   }
   const std::map<std::string, core::TimePoint> last_slots(slots->begin(), slots->end());
+  auto health = store->AllHealth();
+  if (!health) {
+    spdlog::critical("cannot start: state file {}: {}", config_->state.path.string(),
+                     health.error().message);
+    return 1;
+  }
   auto recorder =
       store::RunRecorder::Start(std::move(*store), config_->state.keep_runs,
                                 [](const core::Error& e) { spdlog::error("{}", e.message); });
@@ -116,6 +134,13 @@ int Daemon::Run() {
 
   scheduler_ = std::make_unique<scheduler::Scheduler>(loop_, clock_, catalog_, *recorder_,
                                                       config_->ParallelRuns());
+  scheduler_->SeedHealth(*health);
+  scheduler_->OnRunFinished([this](const scheduler::RunReport& run) { metrics_.RecordRun(run); });
+  api_ = std::make_unique<http::Api>(loop_, clock_, *scheduler_, *recorder_, metrics_, started_);
+  api_->SetConfig(config_);
+  // Listening comes before the first run: a port in use stops the start
+  // before any job has run.
+  if (!StartHttp()) return 1;
   scheduler_->Start(config_, last_slots);
   WaitForSignal();
   systemd_.Ready(StatusLine());
@@ -127,6 +152,8 @@ int Daemon::Run() {
   loop_.run();
 
   control_.join();
+  server_.reset();
+  api_.reset();        // waits for a /metrics render
   scheduler_.reset();  // joins the worker pool
   recorder_.reset();   // writes what is queued
   spdlog::info("jobsd stopped");
@@ -147,14 +174,18 @@ void Daemon::WaitForSignal() {
       return;
     }
     stopping_ = true;
+    api_->SetStopping();
     systemd_.StopWatchdog();
     systemd_.Stopping("Stopping: waiting for " + std::to_string(scheduler_->running()) +
                       " running job(s)");
     spdlog::info("{} received: stopping (no new runs; running ones get {})",
                  sig == SIGTERM ? "SIGTERM" : "SIGINT",
                  core::FormatDuration(config_->shutdown_grace));
+    // /healthz and /health keep answering (and /readyz says 503) until
+    // the last run has ended.
     scheduler_->Stop(config_->shutdown_grace, [this] {
       signals_.cancel();
+      if (server_) server_->Stop();
       loop_.stop();
     });
     WaitForSignal();
@@ -190,25 +221,72 @@ void Daemon::Reload() {
 void Daemon::ApplyReload(config::LoadResult loaded) {
   if (stopping_) return;
   if (!loaded.ok()) {
-    spdlog::error("reload refused, the running config stays in force: {} problem(s) in {}",
-                  loaded.diagnostics.size(), cl_.config_path);
     for (const auto& d : loaded.diagnostics) spdlog::error("{}", d.ToString());
-    return;
+    std::string why =
+        std::to_string(loaded.diagnostics.size()) + " problem(s) in " + cl_.config_path;
+    if (!loaded.diagnostics.empty()) why += "; first: " + loaded.diagnostics.front().ToString();
+    return RefuseReload(why);
   }
   if (const std::string why = RestartOnlyChange(*config_, *loaded.config); !why.empty()) {
-    spdlog::error("reload refused, the running config stays in force: {}", why);
-    return;
+    return RefuseReload(why);
   }
   config_ = std::make_shared<const config::Config>(std::move(*loaded.config));
   if (!cl_.log_level) SetLogLevel(config_->log.level);
   recorder_->set_keep_runs(config_->state.keep_runs);
   scheduler_->Apply(config_);
+  api_->SetConfig(config_);
+  metrics_.RecordReload(true);
   spdlog::info("reloaded {}: {} jobs", cl_.config_path, config_->jobs.size());
+}
+
+void Daemon::RefuseReload(const std::string& why) {
+  spdlog::error("reload refused, the running config stays in force: {}", why);
+  metrics_.RecordReload(false);
+  api_->ReloadFailed(why);
+}
+
+bool Daemon::StartHttp() {
+  if (!config_->http.enabled()) {
+    spdlog::info("http: disabled (http.listen is empty)");
+    return true;
+  }
+  // Each connection holds a descriptor: allow as many as the hard limit
+  // does, and keep the connection cap well below it, so that a flood of
+  // connections cannot leave jobs without descriptors for their pipes and files.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
+  http::ServerOptions options;
+  options.host = config_->http.host;
+  options.port = config_->http.port;
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+    options.max_connections =
+        std::min<std::size_t>(options.max_connections, std::max<rlim_t>(16, files.rlim_cur / 2));
+  }
+  auto server =
+      http::Server::Listen(loop_, options, [this](http::Request request, http::Respond respond) {
+        api_->Handle(std::move(request), std::move(respond));
+      });
+  if (!server) {
+    spdlog::critical(
+        "cannot start: {} (is another jobsd running? change http.listen, or set it "
+        "to \"\" to turn the server off)",
+        server.error().message);
+    return false;
+  }
+  server_ = std::move(*server);
+  spdlog::info("http: listening on {}:{}", options.host, server_->port());
+  if (!config_->http.token || config_->http.token->empty()) {
+    spdlog::warn("http: no http.token is set, so the POST endpoints (run a job now) are off");
+  }
+  return true;
 }
 
 std::string Daemon::StatusLine() const {
   return std::to_string(config_->jobs.size()) + " jobs, " + std::to_string(scheduler_->running()) +
-         " running";
+         " running, " + std::to_string(api_->FailingJobs()) + " failing";
 }
 
 }  // namespace

@@ -90,6 +90,7 @@ RunOutcome RunExecutor::Execute(const config::JobConfig& job, const Firing& firi
   end.output = ctx.output();
   end.metrics_json = MetricsJson(summary);
   recorder_.RecordEnd(std::move(end));
+  outcome.metrics = std::move(summary.metrics);
 
   const auto duration = Seconds(outcome.finished_at - outcome.started_at);
   if (outcome.status == store::RunStatus::kOk) {

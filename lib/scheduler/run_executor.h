@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "scheduler/clock.h"
@@ -25,6 +26,7 @@ struct RunOutcome {
   std::string error;
   core::TimePoint started_at;
   core::TimePoint finished_at;
+  std::map<std::string, double> metrics;  // the job's summary (ok runs)
 };
 
 class RunExecutor {

@@ -48,6 +48,25 @@ struct JobState {
   std::vector<Firing> queued;
   std::optional<store::RunStatus> last_status;
   std::optional<core::TimePoint> last_finished_at;
+  int consecutive_failures = 0;
+  std::optional<core::TimePoint> last_success_at;
+  std::optional<core::TimePoint> last_failure_at;
+  std::string last_error;
+
+  // Follows a finished run as the store's job_health does.
+  void Count(store::RunStatus status, core::TimePoint at, const std::string& error) {
+    last_status = status;
+    last_finished_at = at;
+    if (status == store::RunStatus::kOk) {
+      consecutive_failures = 0;
+      last_success_at = at;
+      last_error.clear();
+    } else if (store::CountsAsFailure(status)) {
+      ++consecutive_failures;
+      last_failure_at = at;
+      last_error = error;
+    }
+  }
 };
 
 FirePlan::JobTiming TimingOf(const config::JobConfig& job) {
@@ -114,6 +133,7 @@ struct Scheduler::Impl {
   std::optional<core::TimePoint> last_wake;
   bool stopping = false;
   std::function<void()> on_stopped;
+  std::function<void(const RunReport&)> observer;
 
   // Outcomes from the workers, waiting for the loop (guarded by the mutex).
   std::mutex completed_mutex;
@@ -219,14 +239,23 @@ void Scheduler::Impl::RecordSkipped(const Firing& firing, const std::string& why
   record.error = why;
   spdlog::info("job={} run={} outcome=skipped {}", firing.job, record.id, why);
   recorder.RecordStart(std::move(record));
+  jobs[firing.job].Count(store::RunStatus::kSkipped, now, why);
+  if (observer) {
+    observer(RunReport{
+        firing.job, firing.trigger, store::RunStatus::kSkipped, firing.scheduled_at, now, now, {}});
+  }
 }
 
 void Scheduler::Impl::Finished(const std::shared_ptr<ActiveRun>& run, const RunOutcome& outcome) {
   active.erase(run->id);
   JobState& state = jobs[run->firing.job];
   --state.running;
-  state.last_status = outcome.status;
-  state.last_finished_at = outcome.finished_at;
+  state.Count(outcome.status, outcome.finished_at, outcome.error);
+  if (observer) {
+    observer(RunReport{run->firing.job, run->firing.trigger, outcome.status,
+                       run->firing.scheduled_at, outcome.started_at, outcome.finished_at,
+                       outcome.metrics});
+  }
 
   if (!stopping) {
     // The job's current config decides what follows (it may have been reloaded).
@@ -360,20 +389,57 @@ void Scheduler::Stop(core::Duration grace, std::function<void()> done) {
   s.MaybeFinishStop();
 }
 
+void Scheduler::SeedHealth(const std::vector<store::JobHealth>& health) {
+  for (const store::JobHealth& h : health) {
+    JobState& state = impl_->jobs[h.job];
+    state.consecutive_failures = h.consecutive_failures;
+    state.last_success_at = h.last_success_at;
+    state.last_failure_at = h.last_failure_at;
+    state.last_status = h.last_status;
+  }
+}
+
+void Scheduler::OnRunFinished(std::function<void(const RunReport&)> observer) {
+  impl_->observer = std::move(observer);
+}
+
+namespace {
+
+JobStatus StatusFrom(const std::string& name, const JobState* state,
+                     std::optional<core::TimePoint> next_slot) {
+  JobStatus status;
+  status.name = name;
+  status.next_slot = next_slot;
+  if (state == nullptr) return status;
+  status.running = state->running;
+  status.queued = static_cast<int>(state->queued.size());
+  status.last_status = state->last_status;
+  status.last_finished_at = state->last_finished_at;
+  status.consecutive_failures = state->consecutive_failures;
+  status.last_success_at = state->last_success_at;
+  status.last_failure_at = state->last_failure_at;
+  status.last_error = state->last_error;
+  return status;
+}
+
+}  // namespace
+
 std::vector<JobStatus> Scheduler::Status() const {
   std::vector<JobStatus> out;
+  out.reserve(impl_->config->jobs.size());
   for (const config::JobConfig& job : impl_->config->jobs) {
-    JobStatus status;
-    status.name = job.name;
-    if (const auto it = impl_->jobs.find(job.name); it != impl_->jobs.end()) {
-      status.running = it->second.running;
-      status.last_status = it->second.last_status;
-      status.last_finished_at = it->second.last_finished_at;
-    }
-    status.next_slot = impl_->plan.NextSlot(job.name);
-    out.push_back(std::move(status));
+    const auto it = impl_->jobs.find(job.name);
+    out.push_back(StatusFrom(job.name, it == impl_->jobs.end() ? nullptr : &it->second,
+                             impl_->plan.NextSlot(job.name)));
   }
   return out;
+}
+
+std::optional<JobStatus> Scheduler::StatusOf(const std::string& job) const {
+  if (impl_->config->FindJob(job) == nullptr) return std::nullopt;
+  const auto it = impl_->jobs.find(job);
+  return StatusFrom(job, it == impl_->jobs.end() ? nullptr : &it->second,
+                    impl_->plan.NextSlot(job));
 }
 
 int Scheduler::running() const { return static_cast<int>(impl_->active.size()); }

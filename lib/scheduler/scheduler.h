@@ -22,6 +22,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "core/time.h"
@@ -35,13 +36,31 @@ class io_context;
 
 namespace scheduler {
 
-// What the scheduler knows of a job right now (for status and /health).
+// What the scheduler knows of a job right now (for status, /health and
+// /metrics). The failure streak and last success start from the store
+// (SeedHealth) and follow every run after that, counted as the store counts.
 struct JobStatus {
   std::string name;
   int running = 0;
+  int queued = 0;
   std::optional<core::TimePoint> next_slot;
   std::optional<store::RunStatus> last_status;
   std::optional<core::TimePoint> last_finished_at;
+  int consecutive_failures = 0;
+  std::optional<core::TimePoint> last_success_at;
+  std::optional<core::TimePoint> last_failure_at;
+  std::string last_error;
+};
+
+// One finished (or skipped) run, as the observer sees it.
+struct RunReport {
+  std::string job;
+  store::Trigger trigger = store::Trigger::kSchedule;
+  store::RunStatus status = store::RunStatus::kOk;
+  std::optional<core::TimePoint> scheduled_at;
+  core::TimePoint started_at;
+  core::TimePoint finished_at;
+  std::map<std::string, double> metrics;  // what the job reported (empty unless ok)
 };
 
 // How long to wait before retry number `attempt` (1 for the first retry):
@@ -78,7 +97,15 @@ class Scheduler {
   // runs on the loop once no run is left.
   void Stop(core::Duration grace, std::function<void()> done);
 
+  // Where each job's failure streak and last success stand, from the
+  // store; call before Start.
+  void SeedHealth(const std::vector<store::JobHealth>& health);
+  // Called on the loop thread for every run that ends (skipped ones too).
+  void OnRunFinished(std::function<void(const RunReport&)> observer);
+
   std::vector<JobStatus> Status() const;
+  // One job's status, or nullopt when no job has that name.
+  std::optional<JobStatus> StatusOf(const std::string& job) const;
   int running() const;
 
  private:

@@ -1,0 +1,353 @@
+#include "http/api.h"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <charconv>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "core/json_writer.h"
+#include "scheduler/health_check.h"
+#include "scheduler/job_json.h"
+
+namespace http {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr int kDefaultRunsLimit = 20;
+constexpr int kMaxRunsLimit = 1000;
+// How many upcoming fire times a job object lists.
+constexpr int kNextFires = 5;
+
+Response Json(int status, std::string body) {
+  body += '\n';
+  return Response{status, "application/json", std::move(body), {}};
+}
+
+void OptionalTime(core::JsonWriter& json, std::string_view key,
+                  const std::optional<core::TimePoint>& t) {
+  json.Key(key);
+  t ? json.String(core::FormatRfc3339(*t)) : json.Null();
+}
+
+// The job's state as the scheduler knows it, after the job's own fields.
+void WriteStatusJson(core::JsonWriter& json, const scheduler::JobStatus& status,
+                     const std::vector<std::string>& problems) {
+  json.Key("running").Int(status.running).Key("queued").Int(status.queued);
+  json.Key("last_status");
+  status.last_status ? json.String(store::ToString(*status.last_status)) : json.Null();
+  OptionalTime(json, "last_finished_at", status.last_finished_at);
+  json.Key("consecutive_failures").Int(status.consecutive_failures);
+  OptionalTime(json, "last_success_at", status.last_success_at);
+  OptionalTime(json, "last_failure_at", status.last_failure_at);
+  json.Key("last_error").String(status.last_error);
+  OptionalTime(json, "next_run", status.next_slot);
+  json.Key("healthy").Bool(problems.empty());
+  json.Key("problems").BeginArray();
+  for (const auto& p : problems) json.String(p);
+  json.EndArray();
+}
+
+// Equal without revealing, through timing, how much of the guess was right:
+// both sides are hashed first, so even the length is not compared directly.
+bool SameSecret(std::string_view guess, std::string_view secret) {
+  unsigned char a[SHA256_DIGEST_LENGTH];
+  unsigned char b[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(guess.data()), guess.size(), a);
+  SHA256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), b);
+  return CRYPTO_memcmp(a, b, sizeof a) == 0;
+}
+
+// "/api/jobs/x/runs" -> {"api", "jobs", "x", "runs"}.
+std::vector<std::string_view> Segments(std::string_view path) {
+  std::vector<std::string_view> parts;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    const std::size_t slash = path.find('/');
+    parts.push_back(path.substr(0, slash));
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash);
+  }
+  return parts;
+}
+
+Response MethodNotAllowed(std::string_view allowed) {
+  Response response = JsonError(405, "method not allowed; use " + std::string(allowed));
+  response.headers.emplace_back("Allow", std::string(allowed));
+  return response;
+}
+
+}  // namespace
+
+struct Api::Impl {
+  Impl(asio::io_context& loop_in, const scheduler::Clock& clock_in,
+       scheduler::Scheduler& scheduler_in, store::RunRecorder& recorder_in,
+       DaemonMetrics& metrics_in, core::TimePoint started_in)
+      : loop(loop_in),
+        clock(clock_in),
+        scheduler(scheduler_in),
+        recorder(recorder_in),
+        metrics(metrics_in),
+        started(started_in) {}
+
+  asio::io_context& loop;
+  const scheduler::Clock& clock;
+  scheduler::Scheduler& scheduler;
+  store::RunRecorder& recorder;
+  DaemonMetrics& metrics;
+  const core::TimePoint started;
+  // Renders /metrics off the loop.
+  asio::thread_pool render{1};
+
+  // Loop thread only.
+  std::shared_ptr<const config::Config> config;
+  int generation = 0;
+  core::TimePoint loaded_at;
+  std::optional<core::TimePoint> reload_failed_at;
+  std::string reload_error;
+  bool stopping = false;
+};
+
+Api::Api(asio::io_context& loop, const scheduler::Clock& clock, scheduler::Scheduler& scheduler,
+         store::RunRecorder& recorder, DaemonMetrics& metrics, core::TimePoint started)
+    : impl_(std::make_unique<Impl>(loop, clock, scheduler, recorder, metrics, started)) {}
+
+Api::~Api() { impl_->render.join(); }
+
+void Api::SetConfig(std::shared_ptr<const config::Config> config) {
+  impl_->config = std::move(config);
+  ++impl_->generation;
+  impl_->loaded_at = impl_->clock.Now();
+  impl_->reload_failed_at.reset();
+  impl_->reload_error.clear();
+}
+
+void Api::ReloadFailed(std::string error) {
+  impl_->reload_failed_at = impl_->clock.Now();
+  impl_->reload_error = std::move(error);
+}
+
+void Api::SetStopping() { impl_->stopping = true; }
+
+void Api::Handle(Request request, Respond respond) {
+  const std::vector<std::string_view> parts = Segments(request.path);
+  const bool get = request.method == "GET" || request.method == "HEAD";
+  const bool post = request.method == "POST";
+
+  if (parts.size() == 1 && parts[0] == "healthz") {
+    if (!get) return respond(MethodNotAllowed("GET"));
+    return respond(Json(200, R"({"status":"ok"})"));
+  }
+  if (parts.size() == 1 && parts[0] == "readyz") {
+    if (!get) return respond(MethodNotAllowed("GET"));
+    if (impl_->stopping) return respond(Json(503, R"({"status":"stopping"})"));
+    return respond(Json(200, R"({"status":"ready"})"));
+  }
+  if (parts.size() == 1 && parts[0] == "health") {
+    if (!get) return respond(MethodNotAllowed("GET"));
+    return Health(respond);
+  }
+  if (parts.size() == 1 && parts[0] == "metrics") {
+    if (!get) return respond(MethodNotAllowed("GET"));
+    return Metrics(respond);
+  }
+  if (parts.size() >= 2 && parts[0] == "api" && parts[1] == "jobs") {
+    if (parts.size() == 2) {
+      if (!get) return respond(MethodNotAllowed("GET"));
+      return Jobs(respond);
+    }
+    const std::string name(parts[2]);
+    if (parts.size() == 3) {
+      if (!get) return respond(MethodNotAllowed("GET"));
+      return Job(name, respond);
+    }
+    if (parts.size() == 4 && parts[3] == "runs") {
+      if (!get) return respond(MethodNotAllowed("GET"));
+      return Runs(name, request, respond);
+    }
+    if (parts.size() == 4 && parts[3] == "run") {
+      if (!post) return respond(MethodNotAllowed("POST"));
+      return RunNow(name, request, respond);
+    }
+  }
+  respond(JsonError(404, "no such endpoint: " + request.path));
+}
+
+int Api::FailingJobs() const {
+  if (!impl_->config) return 0;
+  const core::TimePoint now = impl_->clock.Now();
+  int failing = 0;
+  for (const scheduler::JobStatus& status : impl_->scheduler.Status()) {
+    const config::JobConfig* job = impl_->config->FindJob(status.name);
+    if (job && !scheduler::HealthProblems(*job, status, now, impl_->started).empty()) ++failing;
+  }
+  return failing;
+}
+
+void Api::Health(const Respond& respond) const {
+  const core::TimePoint now = impl_->clock.Now();
+  core::JsonWriter json;
+  std::vector<std::string> failing;
+  std::string jobs_json;
+  {
+    // Jobs first, into their own writer, so the verdict can lead the answer.
+    for (const scheduler::JobStatus& status : impl_->scheduler.Status()) {
+      const config::JobConfig* job = impl_->config->FindJob(status.name);
+      if (job == nullptr) continue;
+      const auto problems = scheduler::HealthProblems(*job, status, now, impl_->started);
+      if (!problems.empty()) failing.push_back(job->name);
+      core::JsonWriter one;
+      one.Key("name").String(job->name).Key("type").String(job->type);
+      one.Key("enabled").Bool(job->enabled);
+      WriteStatusJson(one, status, problems);
+      if (!jobs_json.empty()) jobs_json += ',';
+      jobs_json += one.Finish();
+    }
+  }
+  json.Key("status").String(failing.empty() ? "ok" : "failing");
+  json.Key("failing").BeginArray();
+  for (const auto& name : failing) json.String(name);
+  json.EndArray();
+  json.Key("started_at").String(core::FormatRfc3339(impl_->started));
+  json.Key("config").BeginObject();
+  json.Key("file").String(impl_->config->file);
+  json.Key("generation").Int(impl_->generation);
+  json.Key("loaded_at").String(core::FormatRfc3339(impl_->loaded_at));
+  OptionalTime(json, "last_reload_failed_at", impl_->reload_failed_at);
+  json.Key("last_reload_error");
+  impl_->reload_error.empty() ? json.Null() : json.String(impl_->reload_error);
+  json.EndObject();
+  json.Key("jobs").Raw("[" + jobs_json + "]");
+  respond(Json(failing.empty() ? 200 : 503, json.Finish()));
+}
+
+void Api::Metrics(const Respond& respond) {
+  // The snapshot is taken here, on the loop; the text is built off it.
+  auto jobs = impl_->scheduler.Status();
+  asio::post(impl_->render, [this, jobs = std::move(jobs), respond]() {
+    Response response;
+    response.content_type = std::string(metrics::kContentType);
+    impl_->metrics.Render(response.body, jobs);
+    respond(std::move(response));
+  });
+}
+
+void Api::Jobs(const Respond& respond) const {
+  const core::TimePoint now = impl_->clock.Now();
+  std::string body = "[";
+  for (const scheduler::JobStatus& status : impl_->scheduler.Status()) {
+    const config::JobConfig* job = impl_->config->FindJob(status.name);
+    if (job == nullptr) continue;
+    core::JsonWriter json;
+    scheduler::WriteJobJson(json, *job, scheduler::NextFires(*job, now, kNextFires));
+    WriteStatusJson(json, status, scheduler::HealthProblems(*job, status, now, impl_->started));
+    if (body.size() > 1) body += ',';
+    body += json.Finish();
+  }
+  body += "]";
+  respond(Json(200, std::move(body)));
+}
+
+void Api::Job(const std::string& name, const Respond& respond) const {
+  const config::JobConfig* job = impl_->config->FindJob(name);
+  const auto status = impl_->scheduler.StatusOf(name);
+  if (job == nullptr || !status) return respond(JsonError(404, "no job named '" + name + "'"));
+  const core::TimePoint now = impl_->clock.Now();
+  core::JsonWriter json;
+  scheduler::WriteJobJson(json, *job, scheduler::NextFires(*job, now, kNextFires));
+  WriteStatusJson(json, *status, scheduler::HealthProblems(*job, *status, now, impl_->started));
+  json.Key("timeout").String(core::FormatDuration(job->timeout));
+  json.Key("overlap").String(config::Name(job->overlap));
+  json.Key("retries").Int(job->retries.max);
+  json.Key("after").BeginArray();
+  for (const auto& upstream : job->after) json.String(upstream);
+  json.EndArray();
+  respond(Json(200, json.Finish()));
+}
+
+void Api::Runs(const std::string& name, const Request& request, const Respond& respond) {
+  if (impl_->config->FindJob(name) == nullptr) {
+    return respond(JsonError(404, "no job named '" + name + "'"));
+  }
+  int limit = kDefaultRunsLimit;
+  if (const std::string text = request.QueryParam("limit"); !text.empty()) {
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+    if (ec != std::errc() || end != text.data() + text.size() || limit < 1 ||
+        limit > kMaxRunsLimit) {
+      return respond(JsonError(
+          400, "limit must be a whole number from 1 to " + std::to_string(kMaxRunsLimit)));
+    }
+  }
+  // Read on the recorder's thread, after the writes already queued: the
+  // answer includes every run the loop has recorded so far.
+  impl_->recorder.Query([name, limit, respond](store::RunStore& store) {
+    auto runs = store.RecentRuns(name, limit);
+    if (!runs) {
+      spdlog::error("http: reading runs of {}: {}", name, runs.error().message);
+      return respond(JsonError(500, "cannot read the run history: " + runs.error().message));
+    }
+    std::string body = "[";
+    for (const store::RunRecord& run : *runs) {
+      core::JsonWriter json;
+      scheduler::WriteRunJson(json, run);
+      if (body.size() > 1) body += ',';
+      body += json.Finish();
+    }
+    body += "]";
+    respond(Json(200, std::move(body)));
+  });
+}
+
+std::optional<Response> Api::Unauthorized(const Request& request) const {
+  const auto& token = impl_->config->http.token;
+  if (!token || token->empty()) {
+    return JsonError(403, "POST endpoints are off: no http.token is configured");
+  }
+  constexpr std::string_view kBearer = "Bearer ";
+  std::string_view given = request.authorization;
+  if (given.size() < kBearer.size() ||
+      !std::equal(kBearer.begin(), kBearer.end(), given.begin(),
+                  [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+    Response response = JsonError(401, "this endpoint needs Authorization: Bearer <http.token>");
+    response.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return response;
+  }
+  given.remove_prefix(kBearer.size());
+  if (!SameSecret(given, *token)) return JsonError(403, "wrong token");
+  return std::nullopt;
+}
+
+void Api::RunNow(const std::string& name, const Request& request, const Respond& respond) {
+  if (auto refused = Unauthorized(request)) return respond(std::move(*refused));
+  if (impl_->config->FindJob(name) == nullptr) {
+    return respond(JsonError(404, "no job named '" + name + "'"));
+  }
+  std::string why;
+  const auto id = impl_->scheduler.RunNow(name, &why);
+  core::JsonWriter json;
+  json.Key("job").String(name);
+  if (id) {
+    spdlog::info("job={} run={} started by an API request", name, *id);
+    json.Key("id").Int(*id).Key("status").String("running");
+    return respond(Json(202, json.Finish()));
+  }
+  if (why.rfind("queued", 0) == 0) {
+    json.Key("id").Null().Key("status").String("queued").Key("message").String(why);
+    return respond(Json(202, json.Finish()));
+  }
+  if (why.rfind("skipped", 0) == 0) {
+    json.Key("status").String("skipped").Key("error").String(why);
+    return respond(Json(409, json.Finish()));
+  }
+  respond(JsonError(503, why));
+}
+
+}  // namespace http

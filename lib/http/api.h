@@ -1,0 +1,69 @@
+// The daemon's HTTP endpoints (INTERFACE.md): /healthz, /readyz, /health,
+// /metrics, /api/jobs, /api/jobs/{name}, /api/jobs/{name}/runs and
+// POST /api/jobs/{name}/run. Errors are JSON {"error": "..."}.
+//
+// Threads: construct, destroy and call everything on the loop thread; Handle
+// is the Server's handler. Nothing here waits on SQLite or renders a large
+// answer on the loop: run history is read on the recorder's thread (after
+// the writes queued before it), and /metrics is rendered on a thread of its
+// own from a status snapshot taken on the loop.
+//
+// POST endpoints need `Authorization: Bearer <http.token>`, compared in
+// constant time: 401 without it, 403 with a wrong one, and 403 for every
+// POST when no token is configured.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/config.h"
+#include "core/time.h"
+#include "http/api_metrics.h"
+#include "http/server.h"
+#include "scheduler/clock.h"
+#include "scheduler/scheduler.h"
+#include "store/run_recorder.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace http {
+
+class Api {
+ public:
+  Api(boost::asio::io_context& loop, const scheduler::Clock& clock, scheduler::Scheduler& scheduler,
+      store::RunRecorder& recorder, DaemonMetrics& metrics, core::TimePoint started);
+  // Waits for a /metrics render in progress.
+  ~Api();
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+
+  // The config in force: at start and after each reload that was applied.
+  void SetConfig(std::shared_ptr<const config::Config> config);
+  // A reload that was refused; shown on /health until the next good one.
+  void ReloadFailed(std::string error);
+  // From here on /readyz answers 503 (the daemon is stopping).
+  void SetStopping();
+
+  void Handle(Request request, Respond respond);
+
+  // How many jobs break their rules now (for the systemd status line).
+  int FailingJobs() const;
+
+ private:
+  void Health(const Respond& respond) const;
+  void Metrics(const Respond& respond);
+  void Jobs(const Respond& respond) const;
+  void Job(const std::string& name, const Respond& respond) const;
+  void Runs(const std::string& name, const Request& request, const Respond& respond);
+  void RunNow(const std::string& name, const Request& request, const Respond& respond);
+  // An error answer when the request may not POST, else nullopt.
+  std::optional<Response> Unauthorized(const Request& request) const;
+
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace http

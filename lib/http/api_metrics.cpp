@@ -1,0 +1,146 @@
+#include "http/api_metrics.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace http {
+namespace {
+
+double Seconds(core::Duration d) { return std::chrono::duration<double>(d).count(); }
+double EpochSeconds(core::TimePoint t) { return Seconds(t.time_since_epoch()); }
+
+// The run metrics that count records, by the kind label they get.
+constexpr std::array<std::string_view, 5> kRecordKinds = {"fetched", "inserted", "updated",
+                                                          "duplicate", "invalid"};
+
+struct ProcessFigures {
+  double cpu_seconds = 0;
+  double resident_bytes = 0;
+  double virtual_bytes = 0;
+  double open_fds = 0;
+};
+
+// From /proc/self/stat (fields 14-15 utime/stime in ticks, 23 vsize, 24 rss
+// in pages) and /proc/self/fd.
+ProcessFigures ReadProcess() {
+  ProcessFigures figures;
+  std::ifstream stat("/proc/self/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  // The command name (field 2) may hold spaces; fields are counted after its ')'.
+  const auto close = text.rfind(')');
+  if (close != std::string::npos) {
+    std::istringstream fields(text.substr(close + 2));
+    std::vector<std::string> f{std::istream_iterator<std::string>(fields),
+                               std::istream_iterator<std::string>()};
+    // f[0] is field 3 (state).
+    if (f.size() > 21) {
+      const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+      figures.cpu_seconds = (std::stod(f[11]) + std::stod(f[12])) / ticks;
+      figures.virtual_bytes = std::stod(f[20]);
+      figures.resident_bytes = std::stod(f[21]) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+    }
+  }
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    figures.open_fds += 1;
+  }
+  return figures;
+}
+
+}  // namespace
+
+DaemonMetrics::DaemonMetrics(core::TimePoint started)
+    : started_(started),
+      runs_(registry_.AddCounter("jobsd_runs_total", "Runs that ended, by job and status.",
+                                 {"job", "status"})),
+      duration_(registry_.AddHistogram(
+          "jobsd_run_duration_seconds", "How long runs took, by job.", {"job"},
+          {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600, 7200})),
+      lateness_(registry_.AddHistogram(
+          "jobsd_schedule_lateness_seconds",
+          "How long after its scheduled time a scheduled run started.", {},
+          {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30})),
+      records_(registry_.AddCounter("jobsd_records_total",
+                                    "Records handled by data jobs, by job and kind.",
+                                    {"job", "kind"})),
+      reloads_(registry_.AddCounter("jobsd_config_reloads_total",
+                                    "Config reloads (SIGHUP), by result.", {"result"})) {
+  // Both results exist from the start, so a rate() over them works at once.
+  reloads_.With({"ok"});
+  reloads_.With({"failed"});
+  registry_.AddCounter("jobsd_alerts_total", "Alerts sent, by channel, severity and result.",
+                       {"channel", "severity", "result"});
+  registry_.AddGauge("jobsd_data_folder_bytes", "Size of data folders the jobs keep.", {"path"});
+}
+
+void DaemonMetrics::RecordRun(const scheduler::RunReport& run) {
+  runs_.With({run.job, std::string(store::ToString(run.status))}).Add();
+  if (run.status == store::RunStatus::kSkipped) return;
+  duration_.With({run.job}).Observe(Seconds(run.finished_at - run.started_at));
+  // Only slots the schedule set: a catch-up run is late by design, and a
+  // retry's delay is the backoff, not lateness.
+  if (run.trigger == store::Trigger::kSchedule && run.scheduled_at) {
+    lateness_.With({}).Observe(std::max(0.0, Seconds(run.started_at - *run.scheduled_at)));
+  }
+  for (const std::string_view kind : kRecordKinds) {
+    if (const auto it = run.metrics.find(std::string(kind)); it != run.metrics.end()) {
+      records_.With({run.job, std::string(kind)}).Add(it->second);
+    }
+  }
+}
+
+void DaemonMetrics::RecordReload(bool ok) { reloads_.With({ok ? "ok" : "failed"}).Add(); }
+
+void DaemonMetrics::Render(std::string& out, const std::vector<scheduler::JobStatus>& jobs) const {
+  registry_.Render(out);
+  metrics::Exposition text(out);
+  const std::vector<std::string> job_label = {"job"};
+
+  text.Header("jobsd_consecutive_failures", "Runs in a row that failed, by job.", "gauge");
+  for (const auto& job : jobs) {
+    text.Sample("jobsd_consecutive_failures", job_label, {job.name}, job.consecutive_failures);
+  }
+  text.Header("jobsd_last_success_timestamp_seconds",
+              "When each job last succeeded (Unix time); absent if never.", "gauge");
+  for (const auto& job : jobs) {
+    if (job.last_success_at) {
+      text.Sample("jobsd_last_success_timestamp_seconds", job_label, {job.name},
+                  EpochSeconds(*job.last_success_at));
+    }
+  }
+  text.Header("jobsd_next_run_timestamp_seconds",
+              "When each scheduled job runs next (Unix time); absent if unscheduled.", "gauge");
+  for (const auto& job : jobs) {
+    if (job.next_slot) {
+      text.Sample("jobsd_next_run_timestamp_seconds", job_label, {job.name},
+                  EpochSeconds(*job.next_slot));
+    }
+  }
+  text.Header("jobsd_running_runs", "Runs in progress, by job.", "gauge");
+  for (const auto& job : jobs)
+    text.Sample("jobsd_running_runs", job_label, {job.name}, job.running);
+
+  text.Header("jobsd_jobs", "Jobs in the running config.", "gauge");
+  text.Sample("jobsd_jobs", {}, {}, static_cast<double>(jobs.size()));
+  text.Header("jobsd_build_info", "The running jobsd's version.", "gauge");
+  text.Sample("jobsd_build_info", {"version"}, {JOBSD_VERSION}, 1);
+
+  const ProcessFigures process = ReadProcess();
+  text.Header("process_cpu_seconds_total", "User and system CPU time spent.", "counter");
+  text.Sample("process_cpu_seconds_total", {}, {}, process.cpu_seconds);
+  text.Header("process_resident_memory_bytes", "Resident memory size.", "gauge");
+  text.Sample("process_resident_memory_bytes", {}, {}, process.resident_bytes);
+  text.Header("process_virtual_memory_bytes", "Virtual memory size.", "gauge");
+  text.Sample("process_virtual_memory_bytes", {}, {}, process.virtual_bytes);
+  text.Header("process_open_fds", "Open file descriptors.", "gauge");
+  text.Sample("process_open_fds", {}, {}, process.open_fds);
+  text.Header("process_start_time_seconds", "When the process started (Unix time).", "gauge");
+  text.Sample("process_start_time_seconds", {}, {}, EpochSeconds(started_));
+}
+
+}  // namespace http

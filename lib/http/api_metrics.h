@@ -1,0 +1,44 @@
+// The metrics the daemon serves on /metrics (INTERFACE.md lists the names
+// users rely on): run counts, durations and schedule lateness as runs end;
+// records by kind from the jobs' run metrics; config reloads; and, at scrape
+// time, each job's failure streak, last success and next run (from the
+// scheduler's status) and the process's own figures.
+//
+// RecordRun and RecordReload: loop thread. Render: any thread (it reads
+// only the registry, which is thread-safe, and the status snapshot given).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/time.h"
+#include "metrics/registry.h"
+#include "scheduler/scheduler.h"
+
+namespace http {
+
+class DaemonMetrics {
+ public:
+  explicit DaemonMetrics(core::TimePoint started);
+
+  void RecordRun(const scheduler::RunReport& run);
+  void RecordReload(bool ok);
+
+  // Where other parts of the daemon register their own families.
+  metrics::Registry& registry() { return registry_; }
+
+  // The whole exposition: the registry, then per-job gauges from `jobs`,
+  // then process metrics.
+  void Render(std::string& out, const std::vector<scheduler::JobStatus>& jobs) const;
+
+ private:
+  const core::TimePoint started_;
+  metrics::Registry registry_;
+  metrics::Family<metrics::Counter>& runs_;
+  metrics::Family<metrics::Histogram>& duration_;
+  metrics::Family<metrics::Histogram>& lateness_;
+  metrics::Family<metrics::Counter>& records_;
+  metrics::Family<metrics::Counter>& reloads_;
+};
+
+}  // namespace http

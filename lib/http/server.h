@@ -1,0 +1,96 @@
+// A small HTTP/1.1 server for the daemon's endpoints, on the daemon's event
+// loop (Boost.Beast underneath; no Beast types leak out of this header).
+//
+// It is built to face a monitoring system and the occasional curl, and to
+// survive whatever else reaches the port: keep-alive; a request's header
+// and body must arrive within `read_timeout` of the server starting to read
+// it (a slow or silent client is answered 408 or closed, so it cannot hold a
+// connection); headers over `header_limit` get 431, bodies over
+// `body_limit` 413, anything unparsable 400, and the connection is closed
+// after each of those; at most `max_connections` are open at once (beyond
+// that a new connection is answered 503 and closed); a client that does not
+// read its answer within `write_timeout` is dropped. When accept() runs out
+// of file descriptors the server pauses accepting briefly instead of
+// spinning.
+//
+// Threads: construct, Stop and destroy on the loop thread. The handler is
+// called on the loop thread; it answers through `Respond`, which any thread
+// may call, once, now or later (e.g. after a query on another thread).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
+#include "core/time.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace http {
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // the target without its query, percent-decoding not applied
+  std::string query;   // after '?', or empty
+  std::string authorization;
+  std::string content_type;
+  std::string body;
+
+  // The value of a query parameter (percent-decoded), or empty.
+  std::string QueryParam(std::string_view key) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra ones
+};
+
+// A JSON error answer: {"error": message}.
+Response JsonError(int status, std::string_view message);
+
+using Respond = std::function<void(Response)>;
+using Handler = std::function<void(Request request, Respond respond)>;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0 picks a free port (tests)
+  std::size_t max_connections = 1000;
+  std::size_t header_limit = 8 * 1024;
+  std::size_t body_limit = 1024 * 1024;
+  core::Duration read_timeout = std::chrono::seconds(10);
+  core::Duration idle_timeout = std::chrono::seconds(60);
+  core::Duration write_timeout = std::chrono::seconds(30);
+};
+
+class Server {
+ public:
+  // Binds and starts accepting. A port in use or a bad address is an Error
+  // that names the address.
+  static core::Result<std::unique_ptr<Server>> Listen(boost::asio::io_context& loop,
+                                                      ServerOptions options, Handler handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Stops accepting and closes every connection (answers in flight are dropped).
+  void Stop();
+  int port() const;
+  std::size_t connections() const;
+
+  struct Impl;
+
+ private:
+  explicit Server(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace http
