@@ -43,7 +43,7 @@ CommandSettings ReadCommandSettings(config::MapReader& with) {
   }
 
   if (std::optional<std::map<std::string, std::string>> env = with.StringMap("env")) {
-    const YAML::Node env_node = with.Node("env").value_or(YAML::Node());
+    const config::YamlNode env_node = with.Node("env").value_or(config::YamlNode());
     for (auto entry : env_node) {
       const std::string& name = entry.first.Scalar();
       if (entry.first.IsScalar() && !IsEnvName(name)) {

@@ -131,7 +131,7 @@ AlertsConfig ReadAlerts(MapReader& alerts) {
   // Names of channels that exist, even if invalid, so a route to a channel
   // with a typo inside is not reported a second time as undefined.
   std::vector<std::string> defined;
-  if (std::optional<YAML::Node> channels = alerts.Node("channels"); channels && channels->IsMap()) {
+  if (std::optional<YamlNode> channels = alerts.Node("channels"); channels && channels->IsMap()) {
     for (auto entry : *channels) {
       if (entry.first.IsScalar()) defined.push_back(entry.first.Scalar());
     }
@@ -145,7 +145,7 @@ AlertsConfig ReadAlerts(MapReader& alerts) {
     for (const auto& [word, severity] : kSeverities) {
       std::optional<std::vector<std::string>> names = route->StringList(word);
       if (!names) continue;
-      const YAML::Node list = *route->Node(word);
+      const YamlNode list = *route->Node(word);
       for (std::size_t i = 0; i < names->size(); ++i) {
         const std::string& name = (*names)[i];
         if (std::find(defined.begin(), defined.end(), name) != defined.end()) continue;

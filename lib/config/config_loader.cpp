@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include <yaml-cpp/exceptions.h>
+
 #include "config/alerts_reader.h"
 #include "config/document.h"
 #include "config/job_graph.h"
@@ -77,50 +79,178 @@ HttpConfig ReadHttp(MapReader& http) {
   return out;
 }
 
-void ReadTopLevel(const YAML::Node& root, const ConfigSource& source, const LoadOptions& options,
-                  Config& config) {
-  if (root.IsNull()) {
-    source.diagnostics().Add(
-        Diagnostic{source.file(), 0, 0, "", "no jobs defined (the file is empty)"});
-    return;
+// One attempt at loading. With `stream`, the jobs are read while the text is
+// parsed, each as soon as its entry is complete (see JobsStream), using the
+// `alerts:` and `defaults:` that precede `jobs:`. When one of those two comes
+// after `jobs:` instead, or the text has a syntax error after some jobs were
+// read, the attempt is abandoned (`retry`) and the loader reads the whole
+// document first, which gives exactly the same answer more slowly.
+class Loading {
+ public:
+  Loading(const std::string& file_name, const LoadOptions& options, bool stream)
+      : options_(options),
+        stream_(stream),
+        source_(file_name, Folder(file_name, options), diagnostics_) {
+    config_.file = file_name;
   }
-  if (!root.IsMap()) {
-    source.Report(root.Mark(), "",
-                  "expected a mapping at the top level (keys such as jobs: and alerts:), got " +
-                      Describe(root));
-    return;
-  }
-  MapReader top(root, "", source);
 
-  if (std::optional<MapReader> state = top.Map("state")) config.state = ReadState(*state);
-  if (std::optional<MapReader> log = top.Map("log")) config.log = ReadLog(*log);
-  if (std::optional<MapReader> http = top.Map("http")) config.http = ReadHttp(*http);
-  config.max_parallel_runs = static_cast<int>(top.Int("max_parallel_runs", 0, 10'000).value_or(0));
-  config.shutdown_grace = top.Duration("shutdown_grace").value_or(config.shutdown_grace);
-  if (std::optional<MapReader> alerts = top.Map("alerts")) config.alerts = ReadAlerts(*alerts);
+  bool retry() const { return retry_; }
 
-  JobReader jobs(source, options.job_types, options.with_overrides);
-  if (std::optional<MapReader> defaults = top.Map("defaults")) jobs.ReadDefaults(*defaults);
-
-  const bool has_jobs = top.Has("jobs");
-  std::optional<std::vector<MapReader>> entries = top.MapList("jobs");
-  if (!has_jobs) {
-    top.ReportHere("no jobs defined (add a jobs: list)");
-  } else if (entries && entries->empty() && top.Node("jobs")->size() == 0) {
-    top.Report("jobs", "no jobs defined");
-  }
-  if (entries) {
-    config.jobs.reserve(entries->size());
-    for (MapReader& entry : *entries) {
-      if (std::optional<JobConfig> job = jobs.ReadJob(entry, config.alerts.rules)) {
-        config.jobs.push_back(std::move(*job));
+  void Run(const std::string& text) {
+    JobsStream stream;
+    stream.on_start = [this](YamlNode before) { StartJobs(before); };
+    stream.on_item = [this](YamlNode item, std::size_t index) { ReadJobItem(item, index); };
+    try {
+      std::optional<YamlNode> root =
+          ParseDocument(text, tree_, source_, options_.env, stream_ ? &stream : nullptr);
+      if (!root) {
+        retry_ = streamed_;
+        return;
       }
+      ReadTopLevel(*root);
+    } catch (const YAML::Exception& error) {
+      // ParseDocument owns yaml-cpp's parse errors; anything else from
+      // yaml-cpp is a bug in how we read the tree. Refuse the config rather
+      // than crash.
+      source_.Report(error.mark, "", std::string("internal error while reading: ") + error.what());
     }
   }
-  CheckJobLinks(jobs.links(), source);
-  jobs.ReportUnusedOverrides();
-  top.Finish();
-}
+
+  LoadResult Result() {
+    // A bad inherited default (an unknown type, an `after:` naming no job) is
+    // found once per job that uses it; report it once.
+    std::vector<Diagnostic> unique;
+    std::set<std::string> seen;
+    for (const Diagnostic& diagnostic : diagnostics_.all()) {
+      if (seen.insert(diagnostic.ToString()).second) unique.push_back(diagnostic);
+    }
+    Diagnostics sorted;
+    for (Diagnostic& diagnostic : unique) sorted.Add(std::move(diagnostic));
+    sorted.SortByPosition();
+
+    LoadResult result;
+    result.diagnostics = sorted.all();
+    if (result.diagnostics.empty()) {
+      config_.IndexJobs();
+      result.config = std::move(config_);
+    }
+    return result;
+  }
+
+ private:
+  static std::filesystem::path Folder(const std::string& file_name, const LoadOptions& options) {
+    std::filesystem::path folder =
+        options.folder.value_or(std::filesystem::path(file_name).parent_path());
+    std::error_code ignored;
+    return std::filesystem::absolute(folder, ignored).lexically_normal();
+  }
+
+  // The streamed `jobs:` list starts: what the jobs depend on must be read
+  // now, from the entries before it.
+  void StartJobs(YamlNode before) {
+    streamed_ = true;
+    MapReader top(before, "", source_);
+    if (std::optional<MapReader> alerts = top.Map("alerts")) {
+      config_.alerts = ReadAlerts(*alerts);
+    }
+    jobs_.emplace(source_, tree_, options_.job_types, options_.with_overrides);
+    if (std::optional<MapReader> defaults = top.Map("defaults")) {
+      jobs_->ReadDefaults(*defaults);
+    }
+    alerts_seen_ = top.Has("alerts");
+    defaults_seen_ = top.Has("defaults");
+    top.FinishQuietly();  // ReadTopLevel reports unknown keys
+  }
+
+  void ReadJobItem(YamlNode item, std::size_t index) {
+    ++items_;
+    const std::string path = "jobs[" + std::to_string(index) + "]";
+    if (!item.IsMap()) {
+      if (!item.unusable()) {
+        source_.Report(item.Mark(), path, "expected a mapping, got " + Describe(item));
+      }
+      return;
+    }
+    MapReader entry(item, path, source_);
+    if (std::optional<JobConfig> job = jobs_->ReadJob(entry, config_.alerts.rules)) {
+      config_.jobs.push_back(std::move(*job));
+    }
+  }
+
+  void ReadTopLevel(YamlNode root) {
+    if (root.IsNull()) {
+      source_.diagnostics().Add(
+          Diagnostic{source_.file(), 0, 0, "", "no jobs defined (the file is empty)"});
+      return;
+    }
+    if (!root.IsMap()) {
+      source_.Report(root.Mark(), "",
+                     "expected a mapping at the top level (keys such as jobs: and alerts:), got " +
+                         Describe(root));
+      return;
+    }
+    MapReader top(root, "", source_);
+
+    if (std::optional<MapReader> state = top.Map("state")) config_.state = ReadState(*state);
+    if (std::optional<MapReader> log = top.Map("log")) config_.log = ReadLog(*log);
+    if (std::optional<MapReader> http = top.Map("http")) config_.http = ReadHttp(*http);
+    config_.max_parallel_runs =
+        static_cast<int>(top.Int("max_parallel_runs", 0, 10'000).value_or(0));
+    config_.shutdown_grace = top.Duration("shutdown_grace").value_or(config_.shutdown_grace);
+
+    if (streamed_) {
+      // Read already, unless they come after `jobs:` (then read it all again).
+      if (top.Has("alerts") != alerts_seen_ || top.Has("defaults") != defaults_seen_) {
+        retry_ = true;
+        top.FinishQuietly();
+        return;
+      }
+      top.Allow("jobs");
+      if (items_ == 0) top.Report("jobs", "no jobs defined");
+    } else {
+      if (std::optional<MapReader> alerts = top.Map("alerts")) config_.alerts = ReadAlerts(*alerts);
+      jobs_.emplace(source_, tree_, options_.job_types, options_.with_overrides);
+      if (std::optional<MapReader> defaults = top.Map("defaults")) jobs_->ReadDefaults(*defaults);
+      ReadJobList(top);
+    }
+    CheckJobLinks(jobs_->links(), source_);
+    jobs_->ReportUnusedOverrides();
+    top.Finish();
+  }
+
+  void ReadJobList(MapReader& top) {
+    if (!top.Has("jobs")) {
+      top.ReportHere("no jobs defined (add a jobs: list)");
+      return;
+    }
+    const YamlNode list = *top.Node("jobs");
+    if (list.IsNull() || (list.IsSequence() && list.size() == 0)) {
+      top.Report("jobs", "no jobs defined");
+      return;
+    }
+    if (!list.IsSequence()) {
+      top.Report("jobs", "expected a list of mappings, got " + Describe(list));
+      return;
+    }
+    config_.jobs.reserve(list.size());
+    std::size_t index = 0;
+    for (const YamlNode& item : list) ReadJobItem(item, index++);
+  }
+
+  const LoadOptions& options_;
+  const bool stream_;
+  Diagnostics diagnostics_;
+  ConfigSource source_;
+  YamlTree tree_;
+  Config config_;
+  std::optional<JobReader> jobs_;
+
+  bool streamed_ = false;     // the jobs were read while parsing
+  bool alerts_seen_ = false;  // before the streamed `jobs:`
+  bool defaults_seen_ = false;
+  std::size_t items_ = 0;
+  bool retry_ = false;
+};
 
 }  // namespace
 
@@ -132,43 +262,14 @@ std::string LoadResult::ErrorText() const {
 
 LoadResult LoadConfigText(const std::string& text, const std::string& file_name,
                           const LoadOptions& options) {
-  Diagnostics diagnostics;
-  std::filesystem::path folder =
-      options.folder.value_or(std::filesystem::path(file_name).parent_path());
-  std::error_code ignored;
-  folder = std::filesystem::absolute(folder, ignored).lexically_normal();
-  ConfigSource source(file_name, folder, diagnostics);
-
-  Config config;
-  config.file = file_name;
-  try {
-    if (std::optional<YAML::Node> root = ParseDocument(text, source, options.env)) {
-      ReadTopLevel(*root, source, options, config);
-    }
-  } catch (const YAML::Exception& error) {
-    // ParseDocument owns yaml-cpp's parse errors; anything else from yaml-cpp
-    // is a bug in how we read the tree. Refuse the config rather than crash.
-    source.Report(error.mark, "", std::string("internal error while reading: ") + error.what());
+  {
+    Loading streamed(file_name, options, true);
+    streamed.Run(text);
+    if (!streamed.retry()) return streamed.Result();
   }
-
-  // A bad inherited default (an unknown type, an `after:` naming no job) is
-  // found once per job that uses it; report it once.
-  std::vector<Diagnostic> unique;
-  std::set<std::string> seen;
-  for (const Diagnostic& diagnostic : diagnostics.all()) {
-    if (seen.insert(diagnostic.ToString()).second) unique.push_back(diagnostic);
-  }
-  Diagnostics sorted;
-  for (Diagnostic& diagnostic : unique) sorted.Add(std::move(diagnostic));
-  sorted.SortByPosition();
-
-  LoadResult result;
-  result.diagnostics = sorted.all();
-  if (result.diagnostics.empty()) {
-    config.IndexJobs();
-    result.config = std::move(config);
-  }
-  return result;
+  Loading whole(file_name, options, false);
+  whole.Run(text);
+  return whole.Result();
 }
 
 LoadResult LoadConfigFile(const std::filesystem::path& path, const LoadOptions& options) {

@@ -32,20 +32,19 @@ std::string JoinPath(const std::string& parent, std::string_view key) {
   return out;
 }
 
-std::string Describe(const YAML::Node& node) {
+std::string Describe(const YamlNode& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Scalar: {
+    case YamlType::kScalar: {
       constexpr std::size_t kMaxShown = 60;
       const std::string& text = node.Scalar();
       if (text.size() <= kMaxShown) return "'" + text + "'";
       return "'" + text.substr(0, kMaxShown) + "...'";
     }
-    case YAML::NodeType::Sequence:
+    case YamlType::kSequence:
       return "a list";
-    case YAML::NodeType::Map:
+    case YamlType::kMap:
       return "a mapping";
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
+    case YamlType::kNull:
       break;
   }
   return "nothing";
@@ -73,7 +72,5 @@ core::Result<std::string> ReadTextFile(const std::filesystem::path& file, std::s
   if (std::ferror(stream.get())) return failure(errno != 0 ? errno : EIO);
   return text;
 }
-
-const void* NodeIdentity(const YAML::Node& node) { return &node.Scalar(); }
 
 }  // namespace config

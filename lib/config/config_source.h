@@ -7,21 +7,15 @@
 
 #include <filesystem>
 #include <string>
-#include <unordered_set>
+#include <string_view>
 
-#include <yaml-cpp/yaml.h>
+#include <yaml-cpp/mark.h>
 
 #include "config/diagnostics.h"
+#include "config/yaml_tree.h"
 #include "core/result.h"
 
 namespace config {
-
-// A stable identity for the node behind a YAML::Node handle. yaml-cpp shares
-// one node between an anchor and its aliases and has no public identity, but
-// every node owns its own scalar string (empty for lists and mappings), so the
-// address of that string tells nodes apart. Used to visit shared nodes once
-// and to survive cyclic aliases such as `&a [*a]`.
-const void* NodeIdentity(const YAML::Node& node);
 
 class ConfigSource {
  public:
@@ -37,14 +31,6 @@ class ConfigSource {
   // means "position unknown").
   void Report(const YAML::Mark& mark, std::string path, std::string message) const;
 
-  // A value whose `${VAR}` could not be expanded was reported as such; its
-  // raw text would only draw echo reports ("'${X' is no duration"), so
-  // readers stay quiet about values marked here.
-  void MarkUnusable(const YAML::Node& value) { unusable_.insert(NodeIdentity(value)); }
-  bool IsUnusable(const YAML::Node& value) const {
-    return !unusable_.empty() && unusable_.count(NodeIdentity(value)) > 0;
-  }
-
   // `path` made absolute against the config file's folder.
   std::filesystem::path Resolve(const std::filesystem::path& path) const;
 
@@ -52,7 +38,6 @@ class ConfigSource {
   std::string file_;
   std::filesystem::path folder_;
   Diagnostics* diagnostics_;  // not owned; outlives this
-  std::unordered_set<const void*> unusable_;
 };
 
 // The key path of a child: Join("jobs.a", "with") is "jobs.a.with",
@@ -61,7 +46,7 @@ std::string JoinPath(const std::string& parent, std::string_view key);
 
 // How a node is named in "expected X, got Y" messages: 'text' for a scalar
 // (shortened when long), "a list", "a mapping" or "nothing".
-std::string Describe(const YAML::Node& node);
+std::string Describe(const YamlNode& node);
 
 // The whole content of `file`, at most `max_bytes` of it. The error message
 // is the reason only ("No such file or directory", "larger than 1048576

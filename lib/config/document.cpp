@@ -2,10 +2,11 @@
 
 #include <sstream>
 #include <unordered_map>
-#include <unordered_set>
 
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/exceptions.h>
+#include <yaml-cpp/parser.h>
 
 #include "config/config.h"
 
@@ -36,7 +37,7 @@ bool ProtectReferences(std::string& text) {
   return swapped;
 }
 
-void RestoreReferences(YAML::Node& node) {
+void RestoreReferences(YamlTree& tree, YamlNode node) {
   const std::string& text = node.Scalar();
   if (text.find(kOpen) == std::string::npos && text.find(kClose) == std::string::npos) return;
   std::string restored = text;
@@ -44,44 +45,62 @@ void RestoreReferences(YAML::Node& node) {
     if (c == kOpen) c = '{';
     if (c == kClose) c = '}';
   }
-  node = restored;
+  tree.SetScalar(node, std::move(restored));
 }
 
 class DocumentWalker {
  public:
-  DocumentWalker(ConfigSource& source, const EnvLookup& env, bool restore)
-      : source_(source), env_(env), restore_(restore) {}
+  DocumentWalker(YamlTree& tree, ConfigSource& source, const EnvLookup& env, bool restore)
+      : tree_(tree), source_(source), env_(env), restore_(restore) {}
 
-  void Walk(YAML::Node node, const std::string& path) {
-    if (!visited_.insert(NodeIdentity(node)).second) return;
+  void Walk(YamlNode node, const std::string& path) {
+    if (!tree_.MarkVisited(node)) return;
     switch (node.Type()) {
-      case YAML::NodeType::Scalar:
+      case YamlType::kScalar:
         ExpandScalar(node, path);
         break;
-      case YAML::NodeType::Sequence: {
+      case YamlType::kSequence: {
         std::size_t index = 0;
-        for (YAML::Node item : node) {
+        for (const YamlNode& item : node) {
           Walk(item,
                path == "jobs" ? JobPath(index, item) : path + "[" + std::to_string(index) + "]");
           ++index;
         }
         break;
       }
-      case YAML::NodeType::Map:
-        WalkMap(node, path);
+      case YamlType::kMap:
+        if (path.empty()) {
+          // The top level may have been walked in part already (JobsStream).
+          WalkMap(node, path, top_seen_, top_walked_);
+        } else {
+          FirstSeen first_seen;
+          WalkMap(node, path, first_seen, 0);
+        }
         break;
-      case YAML::NodeType::Null:
-      case YAML::NodeType::Undefined:
+      case YamlType::kNull:
         break;
     }
   }
 
+  // The top-level entries before a streamed `jobs:` list, in a mapping of
+  // their own; the walk of the whole document later goes on after them.
+  void WalkTopBefore(YamlNode before) {
+    WalkMap(before, "", top_seen_, 0);
+    top_walked_ = before.size();
+  }
+
+  // An item of a streamed `jobs:` list.
+  void WalkJob(YamlNode item, std::size_t index) { Walk(item, JobPath(index, item)); }
+
  private:
-  void WalkMap(const YAML::Node& node, const std::string& path) {
-    std::unordered_map<std::string, YAML::Mark> first_seen;
-    for (auto entry : node) {
-      YAML::Node& key = entry.first;
-      if (restore_ && key.IsScalar()) RestoreReferences(key);
+  using FirstSeen = std::unordered_map<std::string, YAML::Mark>;
+
+  void WalkMap(YamlNode node, const std::string& path, FirstSeen& first_seen, std::size_t skip) {
+    std::size_t index = 0;
+    for (const YamlItem& entry : node) {
+      if (index++ < skip) continue;
+      const YamlNode key = entry.first;
+      if (restore_ && key.IsScalar()) RestoreReferences(tree_, key);
       if (!key.IsScalar()) {
         source_.Report(key.Mark(), path, "a key must be a plain string, not " + Describe(key));
         continue;
@@ -98,26 +117,26 @@ class DocumentWalker {
     }
   }
 
-  void ExpandScalar(YAML::Node& node, const std::string& path) {
-    if (restore_) RestoreReferences(node);
+  void ExpandScalar(YamlNode node, const std::string& path) {
+    if (restore_) RestoreReferences(tree_, node);
     const std::string& text = node.Scalar();
     if (text.find('$') == std::string::npos) return;
     core::Result<std::string> expanded = ExpandVariables(text, env_);
     if (!expanded) {
       source_.Report(node.Mark(), path, expanded.error().message);
-      source_.MarkUnusable(node);
+      tree_.MarkUnusable(node);
       return;
     }
-    // Keeps the node's position and style; aliases of it see the new value,
-    // which is why every node is expanded only once.
-    node = *expanded;
+    // Keeps the node's position; aliases of it see the new value, which is
+    // why every node is expanded only once.
+    tree_.SetScalar(node, std::move(*expanded));
   }
 
   // Job entries are named by their `name:` in key paths ("jobs.backup.every"),
   // matching what the loader reports later.
-  static std::string JobPath(std::size_t index, const YAML::Node& job) {
+  static std::string JobPath(std::size_t index, const YamlNode& job) {
     if (job.IsMap()) {
-      for (auto entry : job) {
+      for (const YamlItem& entry : job) {
         if (entry.first.IsScalar() && entry.first.Scalar() == "name" && entry.second.IsScalar() &&
             IsValidJobName(entry.second.Scalar())) {
           return "jobs." + entry.second.Scalar();
@@ -127,10 +146,12 @@ class DocumentWalker {
     return "jobs[" + std::to_string(index) + "]";
   }
 
+  YamlTree& tree_;
   ConfigSource& source_;
   const EnvLookup& env_;
   const bool restore_;  // ProtectReferences swapped braces in the text
-  std::unordered_set<const void*> visited_;
+  FirstSeen top_seen_;
+  std::size_t top_walked_ = 0;
 };
 
 // yaml-cpp reports nesting beyond its limit as "bad file"; say what happened.
@@ -175,14 +196,15 @@ class DocumentCounter : public YAML::EventHandler {
   }
 };
 
-// Checks that nothing but empty documents follows the first one. yaml-cpp
-// 0.7 cannot consume some stray tokens (a lone ',' after a document) and then
-// reports the same document start forever (yaml-cpp issue #1040), so
-// YAML::LoadAll is never used and a repeated start counts as a syntax error.
-void CheckSingleDocument(const std::string& text, const ConfigSource& source) {
-  std::istringstream stream(text);
-  YAML::Parser parser(stream);
+// Checks that nothing but empty documents follows the first one, reading on
+// with the parser that read it. yaml-cpp 0.7 cannot consume some stray
+// tokens (a lone ',' after a document) and then reports the same document
+// start forever (yaml-cpp issue #1040), so YAML::LoadAll is never used and a
+// repeated start counts as a syntax error.
+void CheckSingleDocument(YAML::Parser& parser, const DocumentCounter::Document& first,
+                         const std::string& text, const ConfigSource& source) {
   DocumentCounter counter;
+  counter.documents.push_back(first);
   constexpr std::size_t kEnough = 8;  // a few empty documents, then give up
   try {
     while (counter.documents.size() < kEnough && parser.HandleNextDocument(counter)) {
@@ -209,38 +231,42 @@ void CheckSingleDocument(const std::string& text, const ConfigSource& source) {
   }
 }
 
-// Whether text may go on after the document yaml-cpp loaded. A document
-// whose top level is a block mapping ends only at a document marker ("---",
-// "...") at the start of a line or at the end of the text: any other token at
-// column 0 that is no key makes yaml-cpp throw. Every other shape of document
-// may stop early and leave text unread. Scanning for further documents costs
-// as much as the parse itself, so it is done only when it can find something.
-bool MayHoldMoreDocuments(const std::string& text, const YAML::Node& root) {
-  if (!root.IsMap() || root.Style() != YAML::EmitterStyle::Block) return true;
-  std::size_t line = 0;
-  while (true) {
-    if (text.compare(line, 3, "---") == 0 || text.compare(line, 3, "...") == 0) return true;
-    line = text.find('\n', line);
-    if (line == std::string::npos) return false;
-    ++line;
-  }
-}
-
 }  // namespace
 
-std::optional<YAML::Node> ParseDocument(const std::string& text, ConfigSource& source,
-                                        const EnvLookup& env) {
+std::optional<YamlNode> ParseDocument(const std::string& text, YamlTree& tree, ConfigSource& source,
+                                      const EnvLookup& env, const JobsStream* stream) {
   std::string prepared = text;
   const bool restore = ProtectReferences(prepared);
-  YAML::Node root;
+  DocumentWalker walker(tree, source, env, restore);
+
+  YamlTreeBuilder::JobsHooks hooks;
+  if (stream != nullptr) {
+    hooks.on_start = [&](YamlNode before) {
+      walker.WalkTopBefore(before);
+      if (stream->on_start) stream->on_start(before);
+    };
+    hooks.on_item = [&](YamlNode item, std::size_t index) {
+      walker.WalkJob(item, index);
+      stream->on_item(item, index);
+      return false;
+    };
+  }
+  std::istringstream input(prepared);
+  YAML::Parser parser(input);
+  YamlTreeBuilder builder(tree, true, std::move(hooks));
+  bool read = false;
   try {
-    root = YAML::Load(prepared);
+    read = parser.HandleNextDocument(builder);
   } catch (const YAML::Exception& error) {
     source.Report(error.mark, "", SyntaxMessage(error));
     return std::nullopt;
   }
-  if (MayHoldMoreDocuments(prepared, root)) CheckSingleDocument(prepared, source);
-  DocumentWalker(source, env, restore).Walk(root, "");
+  const YamlNode root = builder.root();
+  if (read) {
+    CheckSingleDocument(parser, {builder.document_start(), builder.document_empty()}, prepared,
+                        source);
+  }
+  walker.Walk(root, "");
   return root;
 }
 

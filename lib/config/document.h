@@ -1,5 +1,9 @@
 // Turns config text into one YAML document that is safe to read: syntax
-// checked, free of duplicate keys, with `${VAR}` references expanded.
+// checked, free of duplicate keys, with `${VAR}` references expanded. The
+// document is a YamlTree built from yaml-cpp's parser events; the items of
+// the top-level `jobs:` list can be handed over one by one while the text is
+// parsed (JobsStream), so that a big config is read job by job instead of
+// as one tree.
 //
 // yaml-cpp accepts duplicate keys silently (later lookups see the first one)
 // and knows nothing of environment variables, so this pass walks the whole
@@ -19,19 +23,31 @@
 // throw. Single thread.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 
-#include <yaml-cpp/yaml.h>
-
 #include "config/config_source.h"
 #include "config/env_expansion.h"
+#include "config/yaml_tree.h"
 
 namespace config {
 
+// Hands over the items of the first top-level `jobs:` key while parsing, each
+// already checked and expanded like the rest of the document. An item is
+// dropped from the tree once on_item returns (unless it holds an anchor), so
+// the root returned at the end lacks those items.
+struct JobsStream {
+  // The list starts; `before` holds the top-level entries that precede it.
+  std::function<void(YamlNode before)> on_start;
+  std::function<void(YamlNode item, std::size_t index)> on_item;
+};
+
 // The document's root node (Null for an empty file), or nullopt when the text
-// is not YAML at all. Problems are reported to `source` either way.
-std::optional<YAML::Node> ParseDocument(const std::string& text, ConfigSource& source,
-                                        const EnvLookup& env);
+// is not YAML at all. Problems are reported to `source` either way. Nodes go
+// into `tree`, which must outlive every use of them.
+std::optional<YamlNode> ParseDocument(const std::string& text, YamlTree& tree, ConfigSource& source,
+                                      const EnvLookup& env, const JobsStream* stream = nullptr);
 
 }  // namespace config

@@ -9,14 +9,12 @@ namespace config {
 namespace {
 
 YAML::Mark ItemMark(const JobLinks& job, std::size_t index) {
-  if (job.after_node.IsSequence() && index < job.after_node.size()) {
-    return job.after_node[index].Mark();
-  }
-  return job.after_node.Mark();
+  if (index < job.item_marks.size()) return job.item_marks[index];
+  return job.after_mark;
 }
 
 std::string ItemPath(const JobLinks& job, std::size_t index) {
-  return job.after_path + "[" + std::to_string(index) + "]";
+  return job.Path() + "[" + std::to_string(index) + "]";
 }
 
 }  // namespace

@@ -8,18 +8,23 @@
 #include <string>
 #include <vector>
 
-#include <yaml-cpp/yaml.h>
+#include <yaml-cpp/mark.h>
 
 #include "config/config_source.h"
 
 namespace config {
 
-// One job's `after:` list and where it was written.
+// One job's `after:` list and where it was written. Positions, not nodes:
+// a streamed job's nodes are gone by the time the links are checked.
 struct JobLinks {
   std::string name;
   std::vector<std::string> after;
-  YAML::Node after_node;   // the list as parsed, for positions
-  std::string after_path;  // "jobs.x.after", or "defaults.after" when inherited
+  YAML::Mark after_mark;               // the list as a whole
+  std::vector<YAML::Mark> item_marks;  // each name in it (empty without `after`)
+  bool inherited = false;              // the list is defaults.after
+
+  // "jobs.x.after", or "defaults.after" when inherited.
+  std::string Path() const { return inherited ? "defaults.after" : "jobs." + name + ".after"; }
 };
 
 // Reports unknown names (with a did-you-mean) and each cycle, naming it:

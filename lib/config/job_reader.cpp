@@ -9,44 +9,6 @@ namespace {
 
 constexpr int kMaxRetries = 1000;
 
-// Rebuilds a node tree without positions, so problems in a --set value are
-// not reported at line 1 of the config file.
-YAML::Node WithoutPositions(const YAML::Node& node, int depth = 0) {
-  constexpr int kMaxDepth = 64;  // also breaks cyclic aliases
-  if (depth > kMaxDepth) return YAML::Node(YAML::NodeType::Null);
-  switch (node.Type()) {
-    case YAML::NodeType::Scalar:
-      return YAML::Node(node.Scalar());
-    case YAML::NodeType::Sequence: {
-      YAML::Node out(YAML::NodeType::Sequence);
-      for (const YAML::Node& item : node) out.push_back(WithoutPositions(item, depth + 1));
-      return out;
-    }
-    case YAML::NodeType::Map: {
-      YAML::Node out(YAML::NodeType::Map);
-      for (auto entry : node) {
-        if (entry.first.IsScalar()) {
-          out[entry.first.Scalar()] = WithoutPositions(entry.second, depth + 1);
-        }
-      }
-      return out;
-    }
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      break;
-  }
-  return YAML::Node(YAML::NodeType::Null);
-}
-
-YAML::Node OverrideValue(const std::string& text) {
-  if (text.empty()) return YAML::Node(std::string());
-  try {
-    return WithoutPositions(YAML::Load(text));
-  } catch (const YAML::Exception&) {
-    return YAML::Node(text);  // not YAML; take it as plain text
-  }
-}
-
 template <typename T>
 T Pick(const std::optional<T>& own, const std::optional<T>& fallback, T builtin) {
   if (own) return *own;
@@ -64,9 +26,14 @@ void RequirePositive(MapReader& reader, std::string_view key,
 
 }  // namespace
 
-JobReader::JobReader(const ConfigSource& source, const std::vector<JobTypeSpec>& types,
+JobReader::JobReader(const ConfigSource& source, YamlTree& tree,
+                     const std::vector<JobTypeSpec>& types,
                      const std::vector<WithOverride>& overrides)
-    : source_(source), types_(types), overrides_(overrides), override_used_(overrides.size()) {}
+    : source_(source),
+      tree_(tree),
+      types_(types),
+      overrides_(overrides),
+      override_used_(overrides.size()) {}
 
 const date::time_zone* JobReader::LocateZone(MapReader& reader, const std::string& name) {
   auto found = zones_.find(name);
@@ -225,8 +192,13 @@ std::optional<JobConfig> JobReader::ReadJob(MapReader& reader, const AlertRules&
   JobLinks links;
   links.name = job.name;
   links.after = job.after;
-  links.after_node = own.after ? own.after_node : defaults_.after_node;
-  links.after_path = own.after ? JoinPath(reader.path(), "after") : "defaults.after";
+  links.inherited = !own.after;
+  const YamlNode& after_node = own.after ? own.after_node : defaults_.after_node;
+  links.after_mark = after_node.Mark();
+  if (!job.after.empty() && after_node.IsSequence()) {
+    links.item_marks.reserve(after_node.size());
+    for (const YamlNode& item : after_node) links.item_marks.push_back(item.Mark());
+  }
 
   ValidateWith(job, reader, job.type);
   reader.Finish();
@@ -236,12 +208,12 @@ std::optional<JobConfig> JobReader::ReadJob(MapReader& reader, const AlertRules&
 }
 
 void JobReader::ValidateWith(JobConfig& job, MapReader& reader, const std::string& type) {
-  YAML::Node with = reader.Node("with").value_or(YAML::Node(YAML::NodeType::Null));
+  YamlNode with = reader.Node("with").value_or(YamlNode());
   for (std::size_t i = 0; i < overrides_.size(); ++i) {
     if (overrides_[i].job != job.name || job.name.empty()) continue;
     override_used_[i] = true;
-    if (!with.IsMap()) with = YAML::Node(YAML::NodeType::Map);
-    with[overrides_[i].key] = OverrideValue(overrides_[i].value);
+    // A new mapping: an aliased `with:` shared with other jobs stays as it is.
+    with = tree_.WithEntry(with, overrides_[i].key, tree_.ParseDetached(overrides_[i].value));
   }
   if (type.empty()) return;
 

@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.h"
@@ -24,7 +25,8 @@ namespace config {
 
 class JobReader {
  public:
-  JobReader(const ConfigSource& source, const std::vector<JobTypeSpec>& types,
+  // `tree` is the document's; --set values are added to it.
+  JobReader(const ConfigSource& source, YamlTree& tree, const std::vector<JobTypeSpec>& types,
             const std::vector<WithOverride>& overrides);
 
   void ReadDefaults(MapReader& defaults);
@@ -43,7 +45,7 @@ class JobReader {
   // One job's keys (or the defaults') as written; unset = not given.
   struct Fields {
     std::optional<std::string> type;
-    YAML::Node type_node;
+    YamlNode type_node;
     bool schedule_given = false;  // cron: or every: present, even if invalid
     std::optional<schedules::CronExpression> cron;
     std::optional<core::Duration> every;
@@ -58,7 +60,7 @@ class JobReader {
     std::optional<core::Duration> backoff;
     std::optional<core::Duration> max_backoff;
     std::optional<std::vector<std::string>> after;
-    YAML::Node after_node;
+    YamlNode after_node;
     std::optional<bool> enabled;
     std::optional<core::Duration> max_age;
     std::optional<AlertRules> alerts;
@@ -71,6 +73,7 @@ class JobReader {
 
   // Set once in the constructor.
   const ConfigSource& source_;
+  YamlTree& tree_;
   const std::vector<JobTypeSpec>& types_;
   const std::vector<WithOverride>& overrides_;
 
@@ -78,7 +81,7 @@ class JobReader {
   // Zones looked up so far, by name: the tz database search is not free and
   // most jobs name the same few zones.
   std::map<std::string, core::Result<const date::time_zone*>, std::less<>> zones_;
-  std::map<std::string, YAML::Mark, std::less<>> names_;  // job names seen, where
+  std::unordered_map<std::string, YAML::Mark> names_;  // job names seen, where
   std::vector<JobLinks> links_;
   std::vector<bool> override_used_;
 };

@@ -66,17 +66,17 @@ std::optional<bool> ParseBool(std::string_view text) {
   return std::nullopt;
 }
 
-bool IsAbsent(const YAML::Node& node) { return node.IsNull() || !node.IsDefined(); }
+bool IsAbsent(const YamlNode& node) { return node.IsNull(); }
 
 }  // namespace
 
-MapReader::MapReader(YAML::Node node, std::string path, const ConfigSource& source,
+MapReader::MapReader(YamlNode node, std::string path, const ConfigSource& source,
                      std::optional<YAML::Mark> where)
     : source_(&source), node_(std::move(node)), path_(std::move(path)) {
   where_ = where && (node_.Mark().is_null() || IsAbsent(node_)) ? *where : node_.Mark();
   if (node_.IsMap()) {
     entries_.reserve(node_.size());
-    for (auto entry : node_) {
+    for (const YamlItem& entry : node_) {
       // Non-string keys were reported when the document was parsed.
       if (!entry.first.IsScalar()) continue;
       entries_.push_back(Entry{entry.first.Scalar(), entry.first, entry.second});
@@ -265,7 +265,7 @@ std::optional<std::vector<std::string>> MapReader::StringList(std::string_view k
   std::vector<std::string> out;
   bool ok = true;
   std::size_t index = 0;
-  for (const YAML::Node& item : entry->value) {
+  for (const YamlNode& item : entry->value) {
     if (item.IsScalar()) {
       out.push_back(item.Scalar());
     } else {
@@ -293,7 +293,7 @@ std::optional<std::vector<std::int64_t>> MapReader::IntList(std::string_view key
   std::vector<std::int64_t> out;
   bool ok = true;
   std::size_t index = 0;
-  for (const YAML::Node& item : entry->value) {
+  for (const YamlNode& item : entry->value) {
     const std::optional<std::int64_t> value =
         item.IsScalar() ? ParseInt(item.Scalar()) : std::nullopt;
     if (value && *value >= min && *value <= max) {
@@ -322,7 +322,7 @@ std::optional<std::map<std::string, std::string>> MapReader::StringMap(std::stri
   }
   std::map<std::string, std::string> out;
   bool ok = true;
-  for (auto item : entry->value) {
+  for (const YamlItem& item : entry->value) {
     if (!item.first.IsScalar()) continue;  // reported when the document was parsed
     if (item.second.IsScalar()) {
       out.emplace(item.first.Scalar(), item.second.Scalar());
@@ -367,7 +367,7 @@ std::optional<MapReader> MapReader::Map(std::string_view key, Need need) {
 MapReader MapReader::MapOrEmpty(std::string_view key) {
   std::optional<MapReader> reader = Map(key);
   if (reader) return std::move(*reader);
-  return MapReader(YAML::Node(YAML::NodeType::Null), JoinPath(path_, key), *source_, where_);
+  return MapReader(YamlNode(), JoinPath(path_, key), *source_, where_);
 }
 
 std::optional<std::vector<MapReader>> MapReader::MapList(std::string_view key, Need need) {
@@ -382,7 +382,7 @@ std::optional<std::vector<MapReader>> MapReader::MapList(std::string_view key, N
   }
   out.reserve(entry->value.size());
   std::size_t index = 0;
-  for (const YAML::Node& item : entry->value) {
+  for (const YamlNode& item : entry->value) {
     const std::string item_path = where + "[" + std::to_string(index++) + "]";
     if (item.IsMap()) {
       out.emplace_back(item, item_path, *source_);
@@ -412,7 +412,7 @@ std::optional<std::vector<std::pair<std::string, MapReader>>> MapReader::NamedMa
   return out;
 }
 
-std::optional<YAML::Node> MapReader::Node(std::string_view key, Need need) {
+std::optional<YamlNode> MapReader::Node(std::string_view key, Need need) {
   const Entry* entry = Find(key, need);
   if (entry == nullptr) return std::nullopt;
   return entry->value;
@@ -428,7 +428,7 @@ void MapReader::Report(std::string_view key, std::string message) {
 }
 
 void MapReader::ReportValue(const Entry& entry, std::string path, std::string message) {
-  if (source_->IsUnusable(entry.value)) return;
+  if (entry.value.unusable()) return;
   source_->Report(ValueMark(entry), std::move(path), std::move(message));
 }
 
@@ -436,8 +436,8 @@ void MapReader::ReportHere(std::string message) {
   source_->Report(where_, path_, std::move(message));
 }
 
-void MapReader::ReportAt(const YAML::Node& node, std::string path, std::string message) {
-  if (source_->IsUnusable(node)) return;
+void MapReader::ReportAt(const YamlNode& node, std::string path, std::string message) {
+  if (node.unusable()) return;
   source_->Report(node.Mark().is_null() ? where_ : node.Mark(), std::move(path),
                   std::move(message));
 }

@@ -37,8 +37,6 @@
 #include <utility>
 #include <vector>
 
-#include <yaml-cpp/yaml.h>
-
 #include "config/config_source.h"
 #include "core/time.h"
 
@@ -53,7 +51,7 @@ class MapReader {
   // is neither a mapping nor null is reported ("expected a mapping") and read
   // as empty. `where` positions "missing key" reports when `node` itself has
   // no position (an absent or null section); it defaults to the node's own.
-  MapReader(YAML::Node node, std::string path, const ConfigSource& source,
+  MapReader(YamlNode node, std::string path, const ConfigSource& source,
             std::optional<YAML::Mark> where = std::nullopt);
   MapReader(MapReader&& other);
   MapReader& operator=(MapReader&& other);
@@ -69,7 +67,7 @@ class MapReader {
   // The mapping's position (for reports about the section as a whole).
   YAML::Mark mark() const { return where_; }
   // The mapping as parsed (Null when the section is absent).
-  const YAML::Node& node() const { return node_; }
+  const YamlNode& node() const { return node_; }
 
   // True when the key is present, even with a null value. Counts as asking
   // for the key.
@@ -137,7 +135,7 @@ class MapReader {
   std::optional<std::vector<std::pair<std::string, MapReader>>> NamedMaps(
       std::string_view key, Need need = Need::kOptional);
   // The raw node, for values read elsewhere (a job's `with:`).
-  std::optional<YAML::Node> Node(std::string_view key, Need need = Need::kOptional);
+  std::optional<YamlNode> Node(std::string_view key, Need need = Need::kOptional);
 
   // Reports a problem with the key's value, at its position (at this mapping
   // when the key is absent): for checks that span keys or need context.
@@ -146,16 +144,18 @@ class MapReader {
   void ReportHere(std::string message);
   // Reports `message` at an arbitrary node under this mapping (a list item,
   // an entry of a nested mapping), with its full key path.
-  void ReportAt(const YAML::Node& node, std::string path, std::string message);
+  void ReportAt(const YamlNode& node, std::string path, std::string message);
 
   // Reports every key nobody asked for. Idempotent.
   void Finish();
+  // Finishes without reporting: another reader of the same mapping does.
+  void FinishQuietly() { finished_ = true; }
 
  private:
   struct Entry {
     std::string key;
-    YAML::Node key_node;
-    YAML::Node value;
+    YamlNode key_node;
+    YamlNode value;
   };
 
   // The entry for `key`, remembering that it was asked for; reports a missing
@@ -172,7 +172,7 @@ class MapReader {
 
   // Set once in the constructor.
   const ConfigSource* source_;
-  YAML::Node node_;
+  YamlNode node_;
   YAML::Mark where_;
   std::vector<Entry> entries_;
 

@@ -19,7 +19,8 @@ std::string Reports(const std::string& yaml, Read read,
                     const std::filesystem::path& folder = "/srv/jobsd") {
   Diagnostics diagnostics;
   ConfigSource source("t.yaml", folder, diagnostics);
-  const std::optional<YAML::Node> root = ParseDocument(yaml, source, ProcessEnvironment());
+  YamlTree tree;
+  const std::optional<YamlNode> root = ParseDocument(yaml, tree, source, ProcessEnvironment());
   REQUIRE(root);
   {
     MapReader reader(*root, "with", source);
@@ -175,7 +176,7 @@ TEST_CASE("MapReader::Report and ReportAt place problems found by the caller", "
   const std::string reports = Reports("a: 1\nb: [x, y]\n", [](MapReader& r) {
     r.Report("a", "a is odd");
     r.Report("absent", "needs absent");
-    const YAML::Node b = *r.Node("b");
+    const YamlNode b = *r.Node("b");
     r.ReportAt(b[1], "with.b[1]", "y is wrong");
     r.set_path("renamed");
     r.ReportHere("as a whole");
