@@ -130,7 +130,7 @@ class PrometheusScrapeTest(unittest.TestCase):
         """The result vector of an instant query ([] while there is none)."""
         status, body = http_get("http://127.0.0.1:%d/api/v1/query?%s"
                                 % (self.prom_port, urllib.parse.urlencode({"query": expr})))
-        if status is None:
+        if status is None or status == 503:  # not listening, or not ready yet
             return []
         answer = json.loads(body)
         self.assertEqual(answer.get("status"), "success", "%s: %s" % (expr, body))
@@ -165,6 +165,9 @@ class PrometheusScrapeTest(unittest.TestCase):
                            "--web.listen-address=127.0.0.1:%d" % self.prom_port,
                            "--log.level=warn"], prom_log)
 
+        # /-/ready answers 503 (plain text) until the TSDB is open.
+        self.wait_for(lambda: http_get("http://127.0.0.1:%d/-/ready" % self.prom_port)[0] == 200,
+                      30, "Prometheus /-/ready", prom, prom_log)
         up = 'up{job="%s"}' % SCRAPE_JOB
         self.wait_for(lambda: any(s["value"][1] == "1" for s in self.promql(up)), 30,
                       "successful scrape (%s == 1)" % up, prom, prom_log)
