@@ -3,7 +3,10 @@
 serving the same bytes, while jobsd keeps a busy schedule; one table.
 
     harness.py --jobsd BINARY --work DIR [--smoke] [--jobs N] [--seconds S]
-               [--no-auto]
+               [--no-auto] [--paths /healthz,/metrics,/api/jobs]
+
+(--jobs/--seconds/--no-auto/--paths are for looking into one thing: N jobs,
+S seconds per wrk run, without nginx's `auto` runs, other GET endpoints.)
 
 What runs (full / --smoke):
   * jobsd with 1,000 / 100 jobs `type: sleep, duration: 0s, every: 1s,
@@ -17,7 +20,10 @@ What runs (full / --smoke):
     grow).
   * windows, one after the other: no load (10 / 2 s), then
     `wrk -t2 -c50 -d20s --latency` (smoke: -d2s) against jobsd /healthz,
-    nginx /healthz, jobsd /metrics, nginx /metrics (then nginx auto).
+    nginx /healthz, jobsd /metrics, nginx /metrics (then nginx auto); after
+    each, a pause until jobsd answers /healthz within 20 ms again, plus 2 s
+    (smoke 0.3 s), so that requests wrk left queued in jobsd are not counted
+    against the next window.
 
 How it measures:
   * req/s and latency p50/p99: wrk's own figures (its latency distribution).
@@ -264,8 +270,9 @@ def start_nginx(ctx, name, workers, port):
         for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             f.write("  %s_temp_path %s;\n" % (t, os.path.join(prefix, t + "_temp")))
         f.write("  server {\n    listen 127.0.0.1:%d;\n    root %s;\n" % (port, ctx.www))
-        f.write("    location = /healthz { default_type application/json; }\n")
-        f.write("    location = /metrics { default_type \"text/plain; version=0.0.4\"; }\n")
+        for path in ctx.paths:
+            kind = "\"text/plain; version=0.0.4\"" if path == "/metrics" else "application/json"
+            f.write("    location = %s { default_type %s; }\n" % (path, kind))
         f.write("  }\n}\n")
     with open(os.path.join(prefix, "stderr.log"), "w") as err:
         p = ctx.children.spawn([NGINX, "-p", prefix, "-c", conf, "-e", errlog],
@@ -324,6 +331,20 @@ def run_wrk(ctx, label, url, proc_cpu):
     return r
 
 
+def settle(ctx, jport, jobsd, pause):
+    """Waits until jobsd answers /healthz within 20 ms again (requests wrk left
+    queued are worked off), then `pause`: one window's load never spills into
+    the next window's figures."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and jobsd.poll() is None:
+        t = time.monotonic()
+        status, _ = get("http://127.0.0.1:%d/healthz" % jport, timeout=10)
+        if status == 200 and time.monotonic() - t < 0.020:
+            break
+        time.sleep(0.1)
+    time.sleep(pause)
+
+
 def inner_window(start, end):
     """[start + 0.2 s, end - 0.2 s) in us: wrk's load is fully on in there."""
     return int((start + 0.2) * 1e6), int((end - 0.2) * 1e6)
@@ -356,6 +377,8 @@ def main():
     ap.add_argument("--jobs", type=int)
     ap.add_argument("--seconds", type=int, help="per wrk run")
     ap.add_argument("--no-auto", action="store_true", help="skip nginx worker_processes auto")
+    ap.add_argument("--paths", default="/healthz,/metrics",
+                    help="endpoints to load, e.g. /healthz,/metrics,/api/jobs (GET, 200)")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
 
@@ -368,8 +391,12 @@ def main():
     ctx.jobs = args.jobs or (100 if args.smoke else 1000)
     ctx.seconds = args.seconds or (2 if args.smoke else 20)
     ctx.threads, ctx.connections = 2, 50
+    ctx.paths = [p for p in args.paths.split(",") if p]
+    if "/healthz" not in ctx.paths:
+        ctx.paths.insert(0, "/healthz")
     idle_seconds = 2 if args.smoke else 10
     warmup = 1 if args.smoke else 3
+    pause = 0.3 if args.smoke else 2.0
     with_auto = not args.smoke and not args.no_auto
 
     def on_signal(signum, _frame):
@@ -390,12 +417,14 @@ def main():
         ctx.www = os.path.join(ctx.work, "www")
         os.makedirs(ctx.www)
         bodies = {}
-        for path in ("/healthz", "/metrics"):
+        for path in ctx.paths:
             status, body = get("http://127.0.0.1:%d%s" % (jport, path))
             if status != 200 or not body:
                 raise BenchError("jobsd %s answered %s" % (path, status))
             bodies[path] = body
-            with open(os.path.join(ctx.www, path.lstrip("/")), "wb") as f:
+            file = os.path.join(ctx.www, path.lstrip("/"))
+            os.makedirs(os.path.dirname(file), exist_ok=True)
+            with open(file, "wb") as f:
                 f.write(body)
 
         nport = free_port()
@@ -407,14 +436,15 @@ def main():
         e = time.time()
         windows.append(("no load", s, e, 100.0 * (cpu_seconds(jobsd.pid) - c0) / (e - s)))
 
-        plan = [("/healthz", "jobsd", jport), ("/healthz", "nginx (1 worker)", nport),
-                ("/metrics", "jobsd", jport), ("/metrics", "nginx (1 worker)", nport)]
+        plan = [(path, who, port) for path in ctx.paths
+                for who, port in (("jobsd", jport), ("nginx (1 worker)", nport))]
         for path, who, port in plan:
             r = run_wrk(ctx, "%s %s" % (who, path), "http://127.0.0.1:%d%s" % (port, path), jobsd)
             r.update(path=path, who=who)
             runs.append(r)
             windows.append(("wrk -> %s %s" % (who, path), r["start"], r["end"], r["cpu"]))
             load.append(loadavg())
+            settle(ctx, jport, jobsd, pause)
             if jobsd.poll() is not None:
                 raise BenchError("jobsd exited under load (status %s):\n%s"
                                  % (jobsd.returncode, tail(jlog)))
@@ -422,13 +452,14 @@ def main():
         if with_auto:
             nport = free_port()
             nginx = start_nginx(ctx, "nginx-auto", "auto", nport)
-            for path in ("/healthz", "/metrics"):
+            for path in ctx.paths:
                 who = "nginx (auto: %d workers)" % os.cpu_count()
                 r = run_wrk(ctx, "%s %s" % (who, path), "http://127.0.0.1:%d%s" % (nport, path), jobsd)
                 r.update(path=path, who=who)
                 runs.append(r)
                 windows.append(("wrk -> %s %s" % (who, path), r["start"], r["end"], r["cpu"]))
                 load.append(loadavg())
+                settle(ctx, jport, jobsd, pause)
             ctx.children.stop(nginx, 10, signal.SIGQUIT)
 
         # Late runs of the last window's slots are recorded before the stop.
@@ -463,7 +494,7 @@ def main():
         "p99 ms", "j/n req/s")
     print(head)
     print("-" * len(head))
-    for path in ("/healthz", "/metrics"):
+    for path in ctx.paths:
         mine = next(r for r in runs if r["path"] == path and r["who"] == "jobsd")
         for peer in (r for r in runs if r["path"] == path and r["who"] != "jobsd"):
             print("%-9s %9s | %11s %8s %8s | %-22s %11s %8s %8s | %7.2fx" % (

@@ -4,7 +4,8 @@
 # every second; prints req/s and latency p50/p99 of both, their ratio, and
 # jobsd's schedule lateness (p50/p99/max, missed slots) during each load.
 #
-#   bench/http/run.sh [--smoke] [PATH/TO/jobsd]
+#   bench/http/run.sh [--smoke] [--jobs=N] [--seconds=S] [--no-auto]
+#                     [--paths=/healthz,/metrics,/api/jobs] [PATH/TO/jobsd]
 #
 # Targets (issue 4): /healthz >= 20,000 req/s with p99 < 5 ms, and schedule
 # lateness p99 < 5 ms while the load runs. The full run takes about 2.5
@@ -19,10 +20,12 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$(dirname "$here")")"
 smoke=()
+extra=()
 binary=""
 for arg in "$@"; do
   case "$arg" in
     --smoke | --quick) smoke=(--smoke) ;;
+    --no-auto | --jobs=* | --seconds=* | --paths=*) extra+=("$arg") ;;
     -h | --help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run.sh: unknown option $arg" >&2; exit 2 ;;
     *) binary="$arg" ;;
@@ -63,7 +66,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # In the background so that a signal reaches the trap at once.
-"$python" "$here/harness.py" --jobsd "$binary" --work "$work" "${smoke[@]}" &
+"$python" "$here/harness.py" --jobsd "$binary" --work "$work" "${smoke[@]}" "${extra[@]}" &
 harness=$!
 status=0
 wait "$harness" || status=$?
