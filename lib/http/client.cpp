@@ -1,0 +1,687 @@
+// Design note: every call is one C++20 coroutine on the client's own
+// io_context thread, so the retry / redirect / rate-limit logic reads as a
+// plain loop and all connection state (the idle pool, the socket of the
+// current attempt) is touched by that one thread only, without locks. The
+// calling thread waits on a future and, while it waits, polls the caller's
+// cancellation; to abort it posts to the io thread, which cancels whatever
+// the coroutine is waiting on.
+#include "http/client.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <exception>
+#include <future>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <zlib.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+namespace http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using Steady = std::chrono::steady_clock;
+
+constexpr auto kPollInterval = std::chrono::milliseconds(50);
+constexpr int kMaxRateLimitWaits = 20;
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+Steady::time_point ToSteady(core::TimePoint deadline) {
+  const auto now = std::chrono::system_clock::now();
+  const auto cap = std::chrono::hours(24 * 365);
+  if (deadline == core::TimePoint::max() || deadline - now > cap) return Steady::now() + cap;
+  if (deadline <= now) return Steady::now();
+  return Steady::now() + std::chrono::duration_cast<Steady::duration>(deadline - now);
+}
+
+core::Error MakeError(core::ErrorKind kind, std::string message, bool retryable) {
+  return core::Error{kind, std::move(message), retryable};
+}
+
+// gzip (and zlib) bodies; the cap applies to the decoded size.
+core::Result<std::string> Gunzip(const std::string& in, std::size_t cap) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 32) != Z_OK) {
+    return core::Unexpected(MakeError(core::ErrorKind::kInternal, "zlib init failed", false));
+  }
+  std::string out;
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  char chunk[64 * 1024];
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    z.next_out = reinterpret_cast<Bytef*>(chunk);
+    z.avail_out = sizeof chunk;
+    rc = inflate(&z, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) {
+      inflateEnd(&z);
+      return core::Unexpected(
+          MakeError(core::ErrorKind::kUpstream, "response body is not valid gzip", true));
+    }
+    out.append(chunk, sizeof chunk - z.avail_out);
+    if (out.size() > cap) {
+      inflateEnd(&z);
+      return core::Unexpected(MakeError(
+          core::ErrorKind::kUpstream,
+          "response body larger than " + std::to_string(cap) + " bytes once decoded", false));
+    }
+    if (rc == Z_OK && z.avail_in == 0 && z.avail_out != 0) {
+      inflateEnd(&z);
+      return core::Unexpected(
+          MakeError(core::ErrorKind::kUpstream, "gzip response body is truncated", true));
+    }
+  }
+  inflateEnd(&z);
+  return out;
+}
+
+struct Connection {
+  std::string key;
+  std::optional<beast::tcp_stream> plain;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buffer;
+
+  beast::tcp_stream& Lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+};
+
+bool IsRedirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+}  // namespace
+
+std::optional<std::string_view> ClientResponse::Find(std::string_view name) const {
+  for (const Header& h : headers) {
+    if (EqualsIgnoreCase(h.name, name)) return std::string_view(h.value);
+  }
+  return std::nullopt;
+}
+
+// One call, shared by the waiting thread and the coroutine.
+struct PendingResponse::State {
+  ClientRequest request;
+  CallOptions options;
+  std::promise<core::Result<ClientResponse>> promise;
+  std::future<core::Result<ClientResponse>> future;
+  std::weak_ptr<Client::Impl> client;
+  bool waited = false;
+
+  // io thread only.
+  bool aborted = false;
+  std::function<void()> cancel_current;  // cancels what the coroutine waits on
+};
+
+struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
+  explicit Impl(ClientOptions o) : options(std::move(o)) {
+    thread = std::thread([this] { io.run(); });
+  }
+
+  // The TLS context trusting `ca_file` (the system store when unset), made
+  // on first use. io thread only.
+  core::Result<ssl::context*> TlsContext(const std::optional<std::filesystem::path>& ca_file) {
+    const std::string key = ca_file ? ca_file->string() : std::string();
+    auto it = tls_contexts.find(key);
+    if (it == tls_contexts.end()) {
+      auto made = std::make_unique<ssl::context>(ssl::context::tls_client);
+      std::string error;
+      try {
+        made->set_verify_mode(ssl::verify_peer);
+        if (ca_file) {
+          made->load_verify_file(ca_file->string());
+        } else {
+          made->set_default_verify_paths();
+        }
+      } catch (const std::exception& e) {
+        error = "TLS setup: cannot load the CA certificates";
+        if (ca_file) error += " from " + ca_file->string();
+        error += std::string(": ") + e.what();
+        made.reset();
+      }
+      it = tls_contexts.emplace(key, TlsEntry{std::move(made), error}).first;
+    }
+    if (!it->second.context) {
+      return core::Unexpected(
+          MakeError(core::ErrorKind::kInvalidArgument, it->second.error, false));
+    }
+    return it->second.context.get();
+  }
+
+  void Stop() {
+    work.reset();
+    asio::post(io, [this] {
+      idle.clear();
+      io.stop();
+    });
+    if (thread.joinable()) thread.join();
+  }
+
+  using Op = PendingResponse::State;
+
+  void Abort(const std::shared_ptr<Op>& op) {
+    asio::post(io, [op] {
+      op->aborted = true;
+      if (op->cancel_current) op->cancel_current();
+    });
+  }
+
+  std::shared_ptr<RateLimiter> LimiterFor(const std::string& upstream) {
+    std::lock_guard lock(mutex);
+    const auto it = limiters.find(upstream);
+    return it == limiters.end() ? nullptr : it->second;
+  }
+
+  void Count(const std::string& host, int status, Steady::duration spent) {
+    std::string cls = "error";
+    if (status >= 100 && status < 600) cls = std::to_string(status / 100) + "xx";
+    std::lock_guard lock(mutex);
+    ++stats.requests[{host, cls}];
+    stats.request_seconds_total += std::chrono::duration<double>(spent).count();
+  }
+
+  // Waits `d` unless aborted first; false when aborted.
+  asio::awaitable<bool> Sleep(Op& op, Steady::duration d) {
+    asio::steady_timer timer(io);
+    timer.expires_after(d);
+    op.cancel_current = [&timer] { timer.cancel(); };
+    beast::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    op.cancel_current = nullptr;
+    co_return !op.aborted;
+  }
+
+  std::unique_ptr<Connection> TakeIdle(const std::string& key) {
+    auto it = idle.find(key);
+    if (it == idle.end() || it->second.empty()) return nullptr;
+    auto conn = std::move(it->second.back());
+    it->second.pop_back();
+    return conn;
+  }
+
+  void PutIdle(std::unique_ptr<Connection> conn) {
+    auto& list = idle[conn->key];
+    if (list.size() >= options.max_idle_per_host) list.erase(list.begin());
+    list.push_back(std::move(conn));
+  }
+
+  // A new connection to `target` (through `proxy` when set), TLS included.
+  asio::awaitable<core::Result<std::unique_ptr<Connection>>> Connect(
+      Op& op, const Url& target, const std::optional<Url>& proxy, const std::string& key,
+      Steady::time_point deadline) {
+    auto conn = std::make_unique<Connection>();
+    conn->key = key;
+    const Url& hop = proxy ? *proxy : target;
+    beast::error_code ec;
+
+    tcp::resolver resolver(io);
+    op.cancel_current = [&resolver] { resolver.cancel(); };
+    const auto endpoints = co_await resolver.async_resolve(
+        hop.host, std::to_string(hop.port), asio::redirect_error(asio::use_awaitable, ec));
+    op.cancel_current = nullptr;
+    if (op.aborted)
+      co_return core::Unexpected(MakeError(core::ErrorKind::kCancelled, "cancelled", false));
+    if (ec) {
+      co_return core::Unexpected(MakeError(
+          core::ErrorKind::kIo, "cannot resolve " + hop.host + ": " + ec.message(), true));
+    }
+
+    conn->plain.emplace(io);
+    beast::tcp_stream& stream = *conn->plain;
+    stream.expires_at(std::min(deadline, Steady::now() + options.connect_timeout));
+    op.cancel_current = [&stream] { stream.cancel(); };
+    co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    op.cancel_current = nullptr;
+    if (op.aborted)
+      co_return core::Unexpected(MakeError(core::ErrorKind::kCancelled, "cancelled", false));
+    if (ec == beast::error::timeout) {
+      co_return core::Unexpected(MakeError(core::ErrorKind::kTimeout,
+                                           "connect to " + hop.Authority() + " timed out", true));
+    }
+    if (ec) {
+      co_return core::Unexpected(MakeError(
+          core::ErrorKind::kIo, "connect to " + hop.Authority() + ": " + ec.message(), true));
+    }
+    {
+      std::lock_guard lock(mutex);
+      ++stats.connections_opened;
+    }
+    stream.socket().set_option(tcp::no_delay(true), ec);
+
+    if (proxy && target.https()) {
+      bhttp::request<bhttp::empty_body> connect{bhttp::verb::connect, target.Authority(), 11};
+      connect.set(bhttp::field::host, target.Authority());
+      connect.set(bhttp::field::user_agent, options.user_agent);
+      op.cancel_current = [&stream] { stream.cancel(); };
+      co_await bhttp::async_write(stream, connect, asio::redirect_error(asio::use_awaitable, ec));
+      bhttp::response_parser<bhttp::empty_body> answer;
+      answer.skip(true);
+      if (!ec) {
+        co_await bhttp::async_read(stream, conn->buffer, answer,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+      }
+      op.cancel_current = nullptr;
+      if (op.aborted)
+        co_return core::Unexpected(MakeError(core::ErrorKind::kCancelled, "cancelled", false));
+      if (ec) {
+        co_return core::Unexpected(MakeError(
+            core::ErrorKind::kIo, "proxy " + proxy->Authority() + ": " + ec.message(), true));
+      }
+      if (answer.get().result_int() != 200) {
+        co_return core::Unexpected(MakeError(core::ErrorKind::kUpstream,
+                                             "proxy " + proxy->Authority() +
+                                                 " refused CONNECT with HTTP " +
+                                                 std::to_string(answer.get().result_int()),
+                                             false));
+      }
+    }
+
+    if (target.https()) {
+      auto context = TlsContext(op.options.ca_file ? op.options.ca_file : options.ca_file);
+      if (!context) co_return core::Unexpected(context.error());
+      conn->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*conn->plain),
+                                                                         **context);
+      conn->plain.reset();
+      auto& tls_stream = *conn->tls;
+      beast::error_code addr_ec;
+      asio::ip::make_address(target.host, addr_ec);
+      if (addr_ec) SSL_set_tlsext_host_name(tls_stream.native_handle(), target.host.c_str());
+      tls_stream.set_verify_callback(ssl::host_name_verification(target.host));
+      op.cancel_current = [&conn] { conn->Lowest().cancel(); };
+      co_await tls_stream.async_handshake(ssl::stream_base::client,
+                                          asio::redirect_error(asio::use_awaitable, ec));
+      op.cancel_current = nullptr;
+      if (op.aborted)
+        co_return core::Unexpected(MakeError(core::ErrorKind::kCancelled, "cancelled", false));
+      if (ec == beast::error::timeout) {
+        co_return core::Unexpected(
+            MakeError(core::ErrorKind::kTimeout,
+                      "TLS handshake with " + target.Authority() + " timed out", true));
+      }
+      if (ec) {
+        // A certificate problem will not go away by retrying.
+        co_return core::Unexpected(
+            MakeError(core::ErrorKind::kIo,
+                      "TLS handshake with " + target.Authority() + ": " + ec.message(), false));
+      }
+    }
+    co_return conn;
+  }
+
+  template <class Stream>
+  asio::awaitable<beast::error_code> Exchange(Op& op, Stream& stream, Connection& conn,
+                                              bhttp::request<bhttp::string_body>& req,
+                                              bhttp::response_parser<bhttp::string_body>& parser,
+                                              bool& wrote) {
+    beast::error_code ec;
+    op.cancel_current = [&conn] { conn.Lowest().cancel(); };
+    co_await bhttp::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec) {
+      wrote = true;
+      co_await bhttp::async_read(stream, conn.buffer, parser,
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    }
+    op.cancel_current = nullptr;
+    co_return ec;
+  }
+
+  // One request and its response (no retries, no redirects).
+  asio::awaitable<core::Result<ClientResponse>> Attempt(Op& op, const ClientRequest& request,
+                                                        const Url& target,
+                                                        Steady::time_point deadline) {
+    const std::optional<Url> proxy = options.proxy.For(target);
+    std::string key = target.scheme + "://" + target.Authority();
+    if (target.https() && op.options.ca_file) key += " ca=" + op.options.ca_file->string();
+    if (proxy) key = "via " + proxy->Authority() + " " + key;
+    const bool absolute_form = proxy && !target.https();
+
+    bhttp::request<bhttp::string_body> req;
+    req.method_string(request.method);
+    req.target(absolute_form ? target.ToString() : target.target);
+    req.version(11);
+    req.set(bhttp::field::host,
+            (target.port == 80 && !target.https()) || (target.port == 443 && target.https())
+                ? target.host
+                : target.Authority());
+    req.set(bhttp::field::user_agent, options.user_agent);
+    bool has_encoding = false;
+    for (const Header& h : request.headers) {
+      if (EqualsIgnoreCase(h.name, "accept-encoding")) has_encoding = true;
+      req.set(h.name, h.value);
+    }
+    if (!has_encoding) req.set(bhttp::field::accept_encoding, "gzip");
+    req.body() = request.body;
+    req.prepare_payload();
+
+    // A pooled connection the server has closed meanwhile fails before any
+    // answer; that is no failure of the request, so it gets one fresh try.
+    for (int fresh_try = 0; fresh_try < 2; ++fresh_try) {
+      std::unique_ptr<Connection> conn = TakeIdle(key);
+      const bool reused = conn != nullptr;
+      if (!conn) {
+        auto made = co_await Connect(op, target, proxy, key, deadline);
+        if (!made) co_return core::Unexpected(made.error());
+        conn = std::move(*made);
+      }
+      conn->Lowest().expires_at(std::min(deadline, Steady::now() + options.attempt_timeout));
+      bhttp::response_parser<bhttp::string_body> parser;
+      parser.body_limit(op.options.max_body_bytes);
+      parser.header_limit(64 * 1024);
+      bool wrote = false;
+      const beast::error_code ec =
+          conn->tls ? co_await Exchange(op, *conn->tls, *conn, req, parser, wrote)
+                    : co_await Exchange(op, *conn->plain, *conn, req, parser, wrote);
+      if (op.aborted) {
+        co_return core::Unexpected(MakeError(core::ErrorKind::kCancelled, "cancelled", false));
+      }
+      if (ec) {
+        const bool nothing_read = !parser.got_some();
+        if (reused && nothing_read && ec != beast::error::timeout) continue;
+        if (ec == beast::error::timeout) {
+          co_return core::Unexpected(
+              MakeError(core::ErrorKind::kTimeout, "no complete answer in time", true));
+        }
+        if (ec == bhttp::error::body_limit) {
+          co_return core::Unexpected(MakeError(
+              core::ErrorKind::kUpstream,
+              "response body larger than " + std::to_string(op.options.max_body_bytes) + " bytes",
+              false));
+        }
+        if (parser.got_some()) {
+          co_return core::Unexpected(MakeError(
+              core::ErrorKind::kUpstream,
+              "connection closed before the response was complete (" + ec.message() + ")", true));
+        }
+        co_return core::Unexpected(
+            MakeError(core::ErrorKind::kIo, "connection error: " + ec.message(), true));
+      }
+      auto message = parser.release();
+      ClientResponse response;
+      response.status = message.result_int();
+      for (const auto& field : message) {
+        response.headers.push_back(
+            Header{std::string(field.name_string()), std::string(field.value())});
+      }
+      response.body = std::move(message.body());
+      if (message.keep_alive() && !op.aborted) PutIdle(std::move(conn));
+
+      if (const auto encoding = response.Find("content-encoding");
+          encoding &&
+          (EqualsIgnoreCase(*encoding, "gzip") || EqualsIgnoreCase(*encoding, "deflate"))) {
+        auto decoded = Gunzip(response.body, op.options.max_body_bytes);
+        if (!decoded) co_return core::Unexpected(decoded.error());
+        response.body = std::move(*decoded);
+      }
+      co_return response;
+    }
+    co_return core::Unexpected(
+        MakeError(core::ErrorKind::kIo, "connection closed by the server", true));
+  }
+
+  // The whole call: rate limits, attempts, retries, redirects.
+  asio::awaitable<core::Result<ClientResponse>> Execute(Op& op) {
+    ClientRequest request = op.request;
+    auto parsed = ParseUrl(request.url);
+    if (!parsed) co_return core::Unexpected(parsed.error());
+    Url target = *parsed;
+    const RetryPolicy policy = op.options.retry.value_or(options.retry);
+    const Steady::time_point deadline = ToSteady(op.options.deadline);
+    auto describe = [&] { return request.method + " " + RedactUrl(target.ToString()) + ": "; };
+    auto fail = [&](core::ErrorKind kind, const std::string& what, bool retryable) {
+      return core::Unexpected(MakeError(kind, describe() + what, retryable));
+    };
+
+    int attempts = 0, retries = 0, redirects = 0, waits = 0, server_waits = 0;
+    for (;;) {
+      if (op.aborted) co_return fail(core::ErrorKind::kCancelled, "cancelled", false);
+      const std::string upstream = request.upstream.empty() ? target.host : request.upstream;
+      if (auto limiter = LimiterFor(upstream)) {
+        for (;;) {
+          const auto wait = limiter->TryAcquire();
+          if (wait <= Steady::duration::zero()) break;
+          if (Steady::now() + wait > deadline) {
+            co_return fail(
+                core::ErrorKind::kTimeout,
+                "the rate limit of " + upstream + " allows no request before the deadline", false);
+          }
+          ++waits;
+          {
+            std::lock_guard lock(mutex);
+            ++stats.rate_limit_waits;
+            stats.rate_limit_wait_seconds_total += std::chrono::duration<double>(wait).count();
+          }
+          if (!co_await Sleep(op, wait))
+            co_return fail(core::ErrorKind::kCancelled, "cancelled", false);
+        }
+      }
+
+      const auto started = Steady::now();
+      if (started >= deadline) co_return fail(core::ErrorKind::kTimeout, "deadline passed", false);
+      ++attempts;
+      auto outcome = co_await Attempt(op, request, target, deadline);
+      Count(target.host, outcome ? outcome->status : 0, Steady::now() - started);
+      if (op.aborted) co_return fail(core::ErrorKind::kCancelled, "cancelled", false);
+
+      std::optional<std::chrono::milliseconds> wait;
+      if (!outcome) {
+        const core::Error& error = outcome.error();
+        const bool past_deadline = Steady::now() >= deadline;
+        if (!error.retryable || retries >= policy.max_retries || past_deadline) {
+          std::string what = error.message;
+          if (attempts > 1) what += " (after " + std::to_string(attempts) + " attempts)";
+          co_return fail(past_deadline ? core::ErrorKind::kTimeout : error.kind, what,
+                         error.retryable);
+        }
+        wait = Backoff(policy, retries, rng);
+        ++retries;
+      } else {
+        ClientResponse& response = *outcome;
+        response.attempts = attempts;
+        response.rate_limit_waits = waits;
+        response.url = RedactUrl(target.ToString());
+        const auto location = response.Find("location");
+        if (IsRedirect(response.status) && location) {
+          if (++redirects > options.max_redirects) {
+            co_return fail(core::ErrorKind::kUpstream,
+                           "more than " + std::to_string(options.max_redirects) + " redirects",
+                           false);
+          }
+          auto next = ResolveLocation(target, *location);
+          if (!next) co_return fail(core::ErrorKind::kUpstream, next.error().message, false);
+          if (!target.SameOrigin(*next)) {
+            std::erase_if(request.headers,
+                          [](const Header& h) { return IsCredentialHeader(h.name); });
+          }
+          if (response.status == 303 ||
+              ((response.status == 301 || response.status == 302) && request.method == "POST")) {
+            request.method = "GET";
+            request.body.clear();
+          }
+          target = *next;
+          continue;
+        }
+        if (!IsRetryableStatus(response.status)) co_return std::move(response);
+
+        const auto server_wait = ServerRequestedWait(response.status, response.Find("retry-after"),
+                                                     response.Find("x-ratelimit-reset")
+                                                         ? response.Find("x-ratelimit-reset")
+                                                         : response.Find("ratelimit-reset"),
+                                                     std::chrono::system_clock::now());
+        if (response.status == 429 && server_wait) {
+          // The upstream's own word on its window; every caller waits, and it
+          // does not use up the retries meant for failures.
+          if (server_waits >= kMaxRateLimitWaits) co_return std::move(response);
+          ++server_waits;
+          ++waits;
+          if (auto limiter = LimiterFor(upstream))
+            limiter->PauseUntil(Steady::now() + *server_wait);
+          std::lock_guard lock(mutex);
+          ++stats.rate_limit_waits;
+          stats.rate_limit_wait_seconds_total +=
+              std::chrono::duration<double>(*server_wait).count();
+        } else {
+          if (retries >= policy.max_retries) co_return std::move(response);
+          ++retries;
+        }
+        wait = server_wait ? *server_wait : Backoff(policy, retries - 1, rng);
+        if (*wait > policy.max_server_wait || Steady::now() + *wait > deadline) {
+          co_return std::move(response);
+        }
+      }
+      {
+        std::lock_guard lock(mutex);
+        ++stats.retries;
+      }
+      if (Steady::now() + *wait > deadline) {
+        co_return fail(
+            core::ErrorKind::kTimeout,
+            outcome ? "HTTP " + std::to_string(outcome->status) + " and no time left to retry"
+                    : outcome.error().message + " and no time left to retry",
+            false);
+      }
+      if (!co_await Sleep(op, *wait))
+        co_return fail(core::ErrorKind::kCancelled, "cancelled", false);
+    }
+  }
+
+  asio::awaitable<void> Run(std::shared_ptr<Op> op) {
+    core::Result<ClientResponse> result = core::Unexpected(
+        MakeError(core::ErrorKind::kInternal, "HTTP call ended without a result", false));
+    try {
+      result = co_await Execute(*op);
+    } catch (const std::exception& e) {
+      result = core::Unexpected(
+          MakeError(core::ErrorKind::kInternal,
+                    request_prefix(*op) + std::string("unexpected error: ") + e.what(), false));
+    }
+    op->promise.set_value(std::move(result));
+  }
+
+  static std::string request_prefix(const Op& op) {
+    return op.request.method + " " + RedactUrl(op.request.url) + ": ";
+  }
+
+  struct TlsEntry {
+    std::unique_ptr<ssl::context> context;  // null when it could not be set up
+    std::string error;
+  };
+
+  // Set once in the constructor.
+  const ClientOptions options;
+
+  // io thread only; declared before `io` so that connections (destroyed
+  // with the io_context) never outlive their TLS context.
+  std::map<std::string, TlsEntry> tls_contexts;
+
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+  std::thread thread;
+
+  // io thread only.
+  std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
+  std::mt19937_64 rng{std::random_device{}()};
+
+  // Guarded by mutex.
+  mutable std::mutex mutex;
+  std::map<std::string, std::shared_ptr<RateLimiter>> limiters;
+  ClientStats stats;
+};
+
+PendingResponse::PendingResponse(std::shared_ptr<State> state) : state_(std::move(state)) {}
+PendingResponse::PendingResponse(PendingResponse&&) noexcept = default;
+PendingResponse& PendingResponse::operator=(PendingResponse&&) noexcept = default;
+
+PendingResponse::~PendingResponse() {
+  if (!state_ || state_->waited) return;
+  if (auto client = state_->client.lock()) client->Abort(state_);
+  state_->future.wait();
+}
+
+core::Result<ClientResponse> PendingResponse::Wait() {
+  State& s = *state_;
+  s.waited = true;
+  bool abort_sent = false;
+  const auto deadline = s.options.deadline;
+  while (s.future.wait_for(kPollInterval) != std::future_status::ready) {
+    if (abort_sent) continue;
+    const bool cancelled = s.options.cancelled && s.options.cancelled();
+    // The io thread enforces the deadline on sockets and timers too; this
+    // catches what it cannot see (a resolver stuck in getaddrinfo).
+    const bool late = deadline != core::TimePoint::max() &&
+                      std::chrono::system_clock::now() > deadline + std::chrono::seconds(1);
+    if (cancelled || late) {
+      if (auto client = s.client.lock()) client->Abort(state_);
+      abort_sent = true;
+    }
+  }
+  try {
+    return s.future.get();
+  } catch (const std::future_error&) {
+    return core::Unexpected(core::Error{
+        core::ErrorKind::kCancelled,
+        s.request.method + " " + RedactUrl(s.request.url) + ": the HTTP client was shut down",
+        false});
+  }
+}
+
+Client::Client(ClientOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {}
+
+Client::~Client() { impl_->Stop(); }
+
+void Client::SetRateLimit(const std::string& upstream, RateLimit limit) {
+  std::lock_guard lock(impl_->mutex);
+  auto& slot = impl_->limiters[upstream];
+  if (limit.unlimited()) {
+    impl_->limiters.erase(upstream);
+    return;
+  }
+  if (slot && slot->limit().per_minute == limit.per_minute &&
+      slot->limit().per_hour == limit.per_hour) {
+    return;
+  }
+  slot = std::make_shared<RateLimiter>(limit);
+}
+
+PendingResponse Client::Start(ClientRequest request, CallOptions options) {
+  auto state = std::make_shared<PendingResponse::State>();
+  state->request = std::move(request);
+  state->options = std::move(options);
+  state->future = state->promise.get_future();
+  state->client = impl_;
+  asio::co_spawn(impl_->io, impl_->Run(state), asio::detached);
+  return PendingResponse(state);
+}
+
+core::Result<ClientResponse> Client::Send(ClientRequest request, CallOptions options) {
+  return Start(std::move(request), std::move(options)).Wait();
+}
+
+ClientStats Client::Stats() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->stats;
+}
+
+}  // namespace http

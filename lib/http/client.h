@@ -1,0 +1,165 @@
+// The HTTP client that jobs (and later the alert channels) use: blocking calls
+// with a deadline for straight-line job code, plus Start()/Wait() to keep
+// several requests in flight without the caller managing threads.
+//
+// Underneath, one io_context on a thread of the client's own runs Beast
+// (DESIGN.md: nothing here ever runs on the daemon's loop). What it does for
+// every request:
+//   - HTTPS with OpenSSL: peer and host name verified against the system CA
+//     store or `ca_file`, SNI sent.
+//   - Keep-alive connections reused per scheme, host and port.
+//   - gzip responses decoded (Accept-Encoding: gzip unless the caller set one).
+//   - Redirects followed up to `max_redirects`; credential headers
+//     (Authorization, Cookie, X-API-Key, ...) are dropped when the scheme,
+//     host or port changes.
+//   - A connect timeout, a timeout per attempt, and the caller's deadline (the
+//     run's deadline) over everything, retries and waits included; a
+//     cancelled call returns within about 50 ms.
+//   - Retries per RetryPolicy (retry_policy.h): connection errors, attempt
+//     timeouts, 408/429/500/502/503/504, exponential backoff with full jitter,
+//     Retry-After and rate-limit reset headers honoured.
+//   - A token-bucket limiter per upstream (SetRateLimit), shared by every call
+//     of every job through this client; a 429 pauses that upstream's limiter
+//     for everyone until its reset.
+//   - HTTPS_PROXY / HTTP_PROXY / NO_PROXY (ClientOptions::proxy; the daemon
+//     passes ProxySettings::FromEnvironment()), HTTPS through CONNECT.
+//   - Every attempt counted and timed (Stats()); URLs in errors are redacted
+//     (url.h) and header values never appear in errors.
+//
+// Failure: a call returns a ClientResponse for whatever status the server finally
+// answered (4xx and 5xx included, after retries); transport failures,
+// timeouts and cancellation are an Error (kIo, kTimeout, kCancelled).
+//
+// Thread-safe: any thread may call any method, except that Wait() and Send()
+// block and so belong on a worker thread, never on the daemon's loop thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
+#include "core/time.h"
+#include "http/rate_limiter.h"
+#include "http/retry_policy.h"
+#include "http/url.h"
+
+namespace http {
+
+struct Header {
+  std::string name;
+  std::string value;
+};
+
+struct ClientRequest {
+  std::string method = "GET";
+  std::string url;  // absolute http(s) URL
+  std::vector<Header> headers;
+  std::string body;
+  // Which rate limiter applies (see Client::SetRateLimit); empty = the URL's host.
+  std::string upstream;
+};
+
+struct CallOptions {
+  // Nothing (retries and waits included) goes past this; the run's deadline.
+  core::TimePoint deadline = core::TimePoint::max();
+  // Polled about every 50 ms while the call is waited for; true aborts it.
+  std::function<bool()> cancelled;
+  // Defaults to ClientOptions::retry.
+  std::optional<RetryPolicy> retry;
+  // Bodies (decoded) larger than this fail the call.
+  std::size_t max_body_bytes = std::size_t(64) << 20;
+  // Trust these CA certificates (PEM) instead of the client's for this call:
+  // a job that talks to a host with a private CA. Loaded once per file.
+  std::optional<std::filesystem::path> ca_file;
+};
+
+struct ClientResponse {
+  int status = 0;
+  std::vector<Header> headers;  // names as the server sent them
+  std::string body;             // decoded
+  std::string url;              // the final URL after redirects, redacted
+  int attempts = 0;             // requests sent for this call (retries, redirects)
+  int rate_limit_waits = 0;     // times the call waited for a limiter or a 429
+
+  // The first header of that name (any letter case).
+  std::optional<std::string_view> Find(std::string_view name) const;
+};
+
+struct ClientOptions {
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::milliseconds attempt_timeout{60'000};  // one request and its response
+  int max_redirects = 5;
+  std::optional<std::filesystem::path> ca_file;  // instead of the system CA store
+  std::string user_agent = "jobsd";
+  RetryPolicy retry;
+  ProxySettings proxy;  // none by default
+  std::size_t max_idle_per_host = 16;
+};
+
+// Counters since the client was made, for /metrics.
+struct ClientStats {
+  // (host, status class) -> requests; classes are "2xx" .. "5xx" and "error"
+  // (no HTTP answer).
+  std::map<std::pair<std::string, std::string>, std::uint64_t> requests;
+  double request_seconds_total = 0;  // time spent in attempts
+  std::uint64_t retries = 0;
+  std::uint64_t rate_limit_waits = 0;
+  double rate_limit_wait_seconds_total = 0;
+  std::uint64_t connections_opened = 0;
+};
+
+class Client;
+
+// One call in flight. Move-only; destroying it without Wait() aborts the call.
+class PendingResponse {
+ public:
+  PendingResponse(PendingResponse&&) noexcept;
+  PendingResponse& operator=(PendingResponse&&) noexcept;
+  ~PendingResponse();
+
+  // Blocks until the call is over. Once only.
+  core::Result<ClientResponse> Wait();
+
+ private:
+  friend class Client;
+  struct State;
+  explicit PendingResponse(std::shared_ptr<State> state);
+  std::shared_ptr<State> state_;
+};
+
+class Client {
+ public:
+  explicit Client(ClientOptions options = {});
+  // Aborts calls in flight; their Wait() returns kCancelled.
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Limits every later call whose ClientRequest::upstream (or host) is `upstream`.
+  // Setting a different limit replaces the limiter; the same one keeps it.
+  void SetRateLimit(const std::string& upstream, RateLimit limit);
+
+  // Starts a call and returns at once.
+  PendingResponse Start(ClientRequest request, CallOptions options = {});
+  // Start + Wait. Blocking.
+  core::Result<ClientResponse> Send(ClientRequest request, CallOptions options = {});
+
+  ClientStats Stats() const;
+
+ private:
+  friend class PendingResponse;
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace http
