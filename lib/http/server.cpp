@@ -111,7 +111,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<Server::Impl> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {}
+      : stream_(std::move(socket)),
+        read_deadline_(stream_.get_executor()),
+        server_(std::move(server)) {}
 
   ~Session() {
     std::lock_guard lock(server_->sessions_mutex);
@@ -136,6 +138,25 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // Closing a socket that still has unread input makes the kernel send a
+  // reset, and the client may lose our answer (a 408 or 413 above all). So
+  // the sending side is shut first and what the client still sends is read
+  // and dropped, for a short while, before the close.
+  void LingeringClose() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::chrono::seconds(2));
+    Drain();
+  }
+  void Drain() {
+    buffer_.clear();
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec) return self->Close();
+                              self->Drain();
+                            });
+  }
+
   // Waits for the first byte of the next request: an idle keep-alive
   // connection may wait `idle_timeout`; once a request begins, all of it
   // must arrive within `read_timeout` (ReadRequest).
@@ -153,22 +174,35 @@ class Session : public std::enable_shared_from_this<Session> {
                             });
   }
 
+  // The read deadline is a timer of our own, not the stream's timeout: the
+  // stream closes the socket when its timeout fires, and a 408 needs it open.
   void ReadRequest() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_->options.header_limit));
     parser_->body_limit(server_->options.body_limit);
-    stream_.expires_after(server_->options.read_timeout);
-    bhttp::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+    stream_.expires_never();
+    timed_out_ = false;
+    read_deadline_.expires_after(server_->options.read_timeout);
+    read_deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      self->timed_out_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->read_deadline_.cancel();
+                        self->OnRead(ec);
+                      });
   }
 
   void OnRead(beast::error_code ec) {
-    if (ec == bhttp::error::end_of_stream) return Close();
-    if (ec == beast::error::timeout) {
+    if (timed_out_) {
       // A request that started and did not finish in time gets a 408.
+      buffer_.clear();
       return Fail(408, "the request did not arrive in time");
     }
+    if (ec == bhttp::error::end_of_stream) return Close();
     if (ec == bhttp::error::header_limit) return Fail(431, "request headers too large");
     if (ec == bhttp::error::body_limit) return Fail(413, "request body too large");
     if (ec && ec.category() == beast::error_code(bhttp::error::header_limit).category()) {
@@ -241,12 +275,14 @@ class Session : public std::enable_shared_from_this<Session> {
     bhttp::async_write(stream_, response_,
                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
                          if (ec) return self->Close();
-                         if (!self->response_.keep_alive()) return self->Close();
+                         if (!self->response_.keep_alive()) return self->LingeringClose();
                          self->WaitForRequest();
                        });
   }
 
   beast::tcp_stream stream_;
+  asio::steady_timer read_deadline_;
+  bool timed_out_ = false;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::response<bhttp::string_body> response_;

@@ -16,10 +16,13 @@ std::vector<std::string> HealthProblems(const config::JobConfig& job, const JobS
   if (job.max_age) {
     const core::TimePoint since = status.last_success_at.value_or(daemon_started);
     if (now - since > *job.max_age) {
-      problems.push_back((status.last_success_at
-                              ? "last success " + core::FormatRfc3339(*status.last_success_at)
-                              : std::string("no success yet")) +
-                         " is older than max_age " + core::FormatDuration(*job.max_age));
+      if (status.last_success_at) {
+        problems.push_back("last success " + core::FormatRfc3339(*status.last_success_at) +
+                           " is older than max_age " + core::FormatDuration(*job.max_age));
+      } else {
+        problems.push_back("no success since jobsd started, more than max_age " +
+                           core::FormatDuration(*job.max_age) + " ago");
+      }
     }
   }
   return problems;
