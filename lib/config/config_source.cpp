@@ -60,6 +60,11 @@ core::Result<std::string> ReadTextFile(const std::filesystem::path& file, std::s
                                                          &std::fclose);
   if (!stream) return failure(errno != 0 ? errno : EIO);
   std::string text;
+  // Sized up front when the size is known, so a big config is not copied
+  // again and again as it grows.
+  std::error_code size_error;
+  const std::uintmax_t size = std::filesystem::file_size(file, size_error);
+  if (!size_error && size <= max_bytes) text.reserve(static_cast<std::size_t>(size));
   char buffer[65536];
   while (const std::size_t n = std::fread(buffer, 1, sizeof buffer, stream.get())) {
     text.append(buffer, n);

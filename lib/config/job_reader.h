@@ -30,6 +30,11 @@ class JobReader {
             const std::vector<WithOverride>& overrides);
 
   void ReadDefaults(MapReader& defaults);
+  // Room for this many jobs.
+  void Reserve(std::size_t jobs) {
+    links_.reserve(jobs);
+    names_.reserve(jobs);
+  }
 
   // One entry of `jobs:`; finishes `job`. Null only when the entry has no
   // usable name (reported).

@@ -54,7 +54,8 @@ void FirePlan::Remove(const std::string& job) { jobs_.erase(job); }
 
 void FirePlan::Add(Firing firing, core::TimePoint at) {
   std::string job = firing.job;
-  heap_.push(HeapEntry{at, order_++, std::move(job), 0, std::move(firing)});
+  heap_.push(
+      HeapEntry{at, order_++, std::move(job), 0, std::make_unique<Firing>(std::move(firing))});
 }
 
 void FirePlan::PlanNext(const std::string& job, JobEntry& entry, core::TimePoint after) {
@@ -62,7 +63,7 @@ void FirePlan::PlanNext(const std::string& job, JobEntry& entry, core::TimePoint
   entry.next_slot.reset();
   if (entry.timing.schedule) entry.next_slot = entry.timing.schedule->NextAfter(after);
   if (entry.next_slot) {
-    heap_.push(HeapEntry{*entry.next_slot, order_++, job, entry.generation, std::nullopt});
+    heap_.push(HeapEntry{*entry.next_slot, order_++, job, entry.generation, nullptr});
   }
 }
 
@@ -91,7 +92,8 @@ std::optional<core::TimePoint> FirePlan::NextSlot(const std::string& job) const 
 std::vector<Firing> FirePlan::TakeDue(core::TimePoint now, std::vector<MissedSlots>* missed) {
   std::vector<Firing> due;
   for (DropStale(); !heap_.empty() && heap_.top().due <= now; DropStale()) {
-    HeapEntry top = heap_.top();
+    // top() is const; the entry is popped at once, so moving out of it is safe.
+    HeapEntry top = std::move(const_cast<HeapEntry&>(heap_.top()));
     heap_.pop();
     if (top.one_off) {
       due.push_back(std::move(*top.one_off));

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <queue>
 #include <string>
@@ -87,12 +88,15 @@ class FirePlan {
     std::optional<core::TimePoint> last_fired_slot;
     std::uint64_t generation = 0;  // bumped when re-planned; older heap entries are stale
   };
+  // Small, because the heap holds one per job (100,000 and more) and moves
+  // entries around on every push and pop: a one-off firing lives behind a
+  // pointer.
   struct HeapEntry {
     core::TimePoint due;
     std::uint64_t order;  // FIFO among equal due times
     std::string job;
     std::uint64_t generation;  // 0 for one-off firings
-    std::optional<Firing> one_off;
+    std::unique_ptr<Firing> one_off;
     bool operator>(const HeapEntry& other) const {
       return due != other.due ? due > other.due : order > other.order;
     }
