@@ -90,6 +90,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
   void Accept();
   void Reject(tcp::socket socket);
+  bool EvictIdle();
 
   asio::io_context& loop;
   const ServerOptions options;
@@ -131,7 +132,12 @@ class Session : public std::enable_shared_from_this<Session> {
     WaitForRequest();
   }
 
+  // Loop thread only: when the connection began waiting for a request, or
+  // nullopt while it is reading or answering one.
+  std::optional<std::chrono::steady_clock::time_point> idle_since() const { return idle_since_; }
+
   void Close() {
+    idle_since_.reset();
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
@@ -165,10 +171,12 @@ class Session : public std::enable_shared_from_this<Session> {
       ReadRequest();
       return;
     }
+    idle_since_ = std::chrono::steady_clock::now();
     stream_.expires_after(server_->options.idle_timeout);
     stream_.async_read_some(buffer_.prepare(4096),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               if (ec) return self->Close();
+                              self->idle_since_.reset();
                               self->buffer_.commit(n);
                               self->ReadRequest();
                             });
@@ -288,6 +296,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bhttp::response<bhttp::string_body> response_;
   bool keep_alive_ = true;
   bool head_ = false;
+  std::optional<std::chrono::steady_clock::time_point> idle_since_;
   const std::shared_ptr<Server::Impl> server_;
 };
 
@@ -312,7 +321,7 @@ void Server::Impl::Accept() {
       self->Accept();
       return;
     }
-    if (self->connection_count.load() >= self->options.max_connections) {
+    if (self->connection_count.load() >= self->options.max_connections && !self->EvictIdle()) {
       self->Reject(std::move(socket));
     } else {
       self->connection_count.fetch_add(1);
@@ -320,6 +329,29 @@ void Server::Impl::Accept() {
     }
     self->Accept();
   });
+}
+
+// At the connection cap, the connection that has waited longest for a
+// request makes room, so that idle connections (thousands, opened and left)
+// cannot lock out a health check. False when none is idle.
+bool Server::Impl::EvictIdle() {
+  std::shared_ptr<Session> oldest;
+  std::chrono::steady_clock::time_point oldest_since{};
+  {
+    std::lock_guard lock(sessions_mutex);
+    for (auto& [raw, weak] : sessions) {
+      auto session = weak.lock();
+      if (!session) continue;
+      const auto since = session->idle_since();
+      if (since && (!oldest || *since < oldest_since)) {
+        oldest = std::move(session);
+        oldest_since = *since;
+      }
+    }
+  }
+  if (!oldest) return false;
+  oldest->Close();
+  return true;
 }
 
 // Over the connection cap: a short 503 written without waiting (it fits in

@@ -8,7 +8,8 @@
 // connection); headers over `header_limit` get 431, bodies over
 // `body_limit` 413, anything unparsable 400, and the connection is closed
 // after each of those; at most `max_connections` are open at once (beyond
-// that a new connection is answered 503 and closed); a client that does not
+// that the connection idle the longest is closed to make room, and when none
+// is idle the new one is answered 503 and closed); a client that does not
 // read its answer within `write_timeout` is dropped. When accept() runs out
 // of file descriptors the server pauses accepting briefly instead of
 // spinning.

@@ -264,22 +264,40 @@ TEST_CASE("server: a half-closed client still gets its answer", "[http][server]"
   CHECK(client.ClosedWithin(2000ms));
 }
 
-TEST_CASE("server: beyond max_connections a connection gets 503 and is closed", "[http][server]") {
+TEST_CASE("server: at max_connections the longest-idle connection makes room", "[http][server]") {
   http::ServerOptions options;
   options.max_connections = 2;
   TestServer server(options);
   Client a(server.port());
   Client b(server.port());
-  a.Send("GET / HTTP/1.1\r\n\r\n");
-  b.Send("GET / HTTP/1.1\r\n\r\n");
+  a.Send("GET /a HTTP/1.1\r\n\r\n");
   CHECK(StatusLine(a.ReadResponse()) == "HTTP/1.1 200 OK");
+  b.Send("GET /b HTTP/1.1\r\n\r\n");
   CHECK(StatusLine(b.ReadResponse()) == "HTTP/1.1 200 OK");
-  {
-    Client c(server.port());
-    const std::string response = c.ReadResponse();
-    CHECK(StatusLine(response) == "HTTP/1.1 503 Service Unavailable");
-    CHECK(c.ClosedWithin(2000ms));
-  }
+  // Both now wait idle for their next request; a has waited longer.
+  Client c(server.port());
+  c.Send("GET /c HTTP/1.1\r\n\r\n");
+  CHECK(Body(c.ReadResponse()) == "GET /c q= body=");
+  CHECK(a.ClosedWithin(2000ms));
+  b.Send("GET /b2 HTTP/1.1\r\n\r\n");
+  CHECK(Body(b.ReadResponse()) == "GET /b2 q= body=");
+}
+
+TEST_CASE("server: at max_connections with none idle, a new one gets 503", "[http][server]") {
+  http::ServerOptions options;
+  options.max_connections = 2;
+  TestServer server(options);
+  // Two requests in progress (headers not finished): not idle.
+  Client a(server.port());
+  Client b(server.port());
+  a.Send("GET / HTTP/1.1\r\n");
+  b.Send("GET / HTTP/1.1\r\n");
+  std::this_thread::sleep_for(100ms);
+  Client c(server.port());
+  CHECK(StatusLine(c.ReadResponse()) == "HTTP/1.1 503 Service Unavailable");
+  CHECK(c.ClosedWithin(2000ms));
+  a.Send("\r\n");
+  CHECK(StatusLine(a.ReadResponse()) == "HTTP/1.1 200 OK");
 }
 
 TEST_CASE("server: answers may come later, from another thread", "[http][server]") {
