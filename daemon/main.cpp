@@ -5,15 +5,18 @@
 #include "daemon/command_line.h"
 #include "daemon/commands.h"
 #include "daemon/daemon.h"
+#include "http/client.h"
 #include "jobs/command/command_job.h"
+#include "jobs/openaq/openaq_job.h"
 #include "jobs/sleep/sleep_job.h"
 
 namespace {
 
-scheduler::JobCatalog Catalog() {
+scheduler::JobCatalog Catalog(http::Client& http_client) {
   scheduler::JobCatalog catalog;
   catalog.Add(jobs::command::Type());
   catalog.Add(jobs::sleep::Type());
+  catalog.Add(jobs::openaq::Type(http_client));
   return catalog;
 }
 
@@ -25,7 +28,13 @@ int main(int argc, char** argv) {
     std::cerr << "jobsd: " << cl.error().message << "\n\n" << jobsd::UsageText();
     return 2;
   }
-  const scheduler::JobCatalog catalog = Catalog();
+  // One HTTP client for every job: its per-upstream rate limiters span all
+  // runs of all jobs.
+  http::ClientOptions http_options;
+  http_options.proxy = http::ProxySettings::FromEnvironment();
+  http_options.user_agent = "jobsd/" JOBSD_VERSION;
+  http::Client http_client(http_options);
+  const scheduler::JobCatalog catalog = Catalog(http_client);
   const std::string& command = cl->command;
   if (command == "help") {
     std::cout << jobsd::UsageText();

@@ -1,0 +1,270 @@
+#include "jobs/openaq/openaq_api.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+#include <boost/json.hpp>
+
+namespace jobs::openaq {
+namespace {
+
+namespace json = boost::json;
+
+core::Error Unreadable(std::string what) {
+  return core::Error{core::ErrorKind::kUpstream,
+                     "unexpected answer from OpenAQ: " + std::move(what), true};
+}
+
+std::int64_t DaysFromCivil(int y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+bool Digits(std::string_view text, std::size_t pos, std::size_t n, int& out) {
+  if (pos + n > text.size()) return false;
+  out = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    const char c = text[i];
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + (c - '0');
+  }
+  return true;
+}
+
+const json::value* Field(const json::object& object, std::string_view key) {
+  const auto it = object.find(key);
+  return it == object.end() ? nullptr : &it->value();
+}
+
+// obj[key].utc as epoch seconds.
+std::optional<std::int64_t> UtcOf(const json::object& object, std::string_view key) {
+  const json::value* v = Field(object, key);
+  if (v == nullptr || !v->is_object()) return std::nullopt;
+  const json::value* utc = Field(v->get_object(), "utc");
+  if (utc == nullptr || !utc->is_string()) return std::nullopt;
+  return ParseUtcSeconds(utc->get_string());
+}
+
+std::string StringOf(const json::object& object, std::string_view key) {
+  const json::value* v = Field(object, key);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+core::Result<json::array> Results(std::string_view body, json::value& root) {
+  json::error_code ec;
+  root = json::parse(body, ec);
+  if (ec) return core::Unexpected(Unreadable("not JSON (" + ec.message() + ")"));
+  if (!root.is_object()) return core::Unexpected(Unreadable("not a JSON object"));
+  const json::value* results = Field(root.get_object(), "results");
+  if (results == nullptr || !results->is_array()) {
+    return core::Unexpected(Unreadable("no results array"));
+  }
+  return results->get_array();
+}
+
+SensorInfo ReadSensor(const json::object& s, std::int64_t location_id) {
+  SensorInfo out;
+  out.location_id = location_id;
+  if (const json::value* id = Field(s, "id"); id != nullptr && id->is_int64())
+    out.id = id->get_int64();
+  if (const json::value* p = Field(s, "parameter"); p != nullptr && p->is_object()) {
+    out.parameter = StringOf(p->get_object(), "name");
+    out.units = StringOf(p->get_object(), "units");
+  }
+  out.datetime_first = UtcOf(s, "datetimeFirst");
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> ParseUtcSeconds(std::string_view t) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  if (t.size() < 19 || !Digits(t, 0, 4, y) || t[4] != '-' || !Digits(t, 5, 2, mo) || t[7] != '-' ||
+      !Digits(t, 8, 2, d) || (t[10] != 'T' && t[10] != ' ') || !Digits(t, 11, 2, h) ||
+      t[13] != ':' || !Digits(t, 14, 2, mi) || t[16] != ':' || !Digits(t, 17, 2, s)) {
+    return std::nullopt;
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return std::nullopt;
+  std::size_t pos = 19;
+  if (pos < t.size() && t[pos] == '.') {
+    ++pos;
+    while (pos < t.size() && t[pos] >= '0' && t[pos] <= '9') ++pos;
+  }
+  std::int64_t offset = 0;
+  const std::string_view zone = t.substr(pos);
+  if (zone == "Z" || zone == "z") {
+    offset = 0;
+  } else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
+    int oh = 0, om = 0;
+    if (!Digits(zone, 1, 2, oh) || !Digits(zone, 4, 2, om)) return std::nullopt;
+    offset = (oh * 3600 + om * 60) * (zone[0] == '-' ? -1 : 1);
+  } else {
+    return std::nullopt;  // no offset: local time of who knows where
+  }
+  return DaysFromCivil(y, unsigned(mo), unsigned(d)) * 86400 + h * 3600 + mi * 60 + s - offset;
+}
+
+std::string FormatUtcSeconds(std::int64_t t) {
+  std::int64_t days = t / 86400, secs = t % 86400;
+  if (secs < 0) {
+    secs += 86400;
+    --days;
+  }
+  days += 719468;
+  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(days - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t y = std::int64_t(yoe) + era * 400 + (m <= 2);
+  char out[48];
+  std::snprintf(out, sizeof out, "%04lld-%02u-%02uT%02d:%02d:%02dZ", static_cast<long long>(y), m,
+                d, int(secs / 3600), int(secs / 60 % 60), int(secs % 60));
+  return out;
+}
+
+std::string MeasurementsTarget(std::int64_t sensor_id, Resolution resolution, std::int64_t from,
+                               std::int64_t to, int limit) {
+  // Keyset paging: always page 1, the window moves instead.
+  return "/v3/sensors/" + std::to_string(sensor_id) +
+         (resolution == Resolution::kHours ? "/hours" : "/measurements") +
+         "?datetime_from=" + FormatUtcSeconds(from) + "&datetime_to=" + FormatUtcSeconds(to) +
+         "&limit=" + std::to_string(limit) + "&page=1";
+}
+
+core::Result<LocationInfo> ParseLocation(std::string_view body) {
+  json::value root;
+  auto results = Results(body, root);
+  if (!results) return core::Unexpected(results.error());
+  if (results->empty() || !results->front().is_object()) {
+    return core::Unexpected(core::Error{core::ErrorKind::kNotFound, "location not found", false});
+  }
+  const json::object& l = results->front().get_object();
+  LocationInfo out;
+  if (const json::value* id = Field(l, "id"); id != nullptr && id->is_int64())
+    out.id = id->get_int64();
+  out.name = StringOf(l, "name");
+  out.timezone = StringOf(l, "timezone");
+  if (const json::value* sensors = Field(l, "sensors"); sensors != nullptr && sensors->is_array()) {
+    for (const json::value& s : sensors->get_array()) {
+      if (s.is_object()) out.sensors.push_back(ReadSensor(s.get_object(), out.id));
+    }
+  }
+  return out;
+}
+
+core::Result<std::vector<SensorInfo>> ParseSensors(std::string_view body) {
+  json::value root;
+  auto results = Results(body, root);
+  if (!results) return core::Unexpected(results.error());
+  std::vector<SensorInfo> out;
+  for (const json::value& s : *results) {
+    if (s.is_object()) out.push_back(ReadSensor(s.get_object(), 0));
+  }
+  return out;
+}
+
+core::Result<Page> ParsePage(std::string_view body) {
+  // One arena per page: the DOM is freed in one go.
+  json::monotonic_resource arena;
+  json::error_code ec;
+  const json::value root = json::parse(body, ec, &arena);
+  if (ec) return core::Unexpected(Unreadable("not JSON (" + ec.message() + ")"));
+  if (!root.is_object()) return core::Unexpected(Unreadable("not a JSON object"));
+  const json::value* results = Field(root.get_object(), "results");
+  if (results == nullptr || !results->is_array()) {
+    return core::Unexpected(Unreadable("no results array"));
+  }
+  Page page;
+  if (const json::value* meta = Field(root.get_object(), "meta"); meta && meta->is_object()) {
+    if (const json::value* found = Field(meta->get_object(), "found");
+        found && found->is_string()) {
+      page.found_more = found->get_string().starts_with(">");
+    }
+  }
+  page.records.reserve(results->get_array().size());
+  for (const json::value& item : results->get_array()) {
+    RawRecord r;
+    if (item.is_object()) {
+      const json::object& o = item.get_object();
+      if (const json::value* period = Field(o, "period"); period && period->is_object()) {
+        r.period_end = UtcOf(period->get_object(), "datetimeTo");
+        r.period_start = UtcOf(period->get_object(), "datetimeFrom");
+      }
+      if (const json::value* v = Field(o, "value")) {
+        r.has_value = true;
+        if (v->is_double())
+          r.value = v->get_double();
+        else if (v->is_int64())
+          r.value = double(v->get_int64());
+        else if (v->is_uint64())
+          r.value = double(v->get_uint64());
+        else if (!v->is_null())
+          r.has_value = false;  // a string or object: not a value
+      }
+      if (const json::value* p = Field(o, "parameter"); p && p->is_object()) {
+        r.parameter = StringOf(p->get_object(), "name");
+      }
+    }
+    page.records.push_back(std::move(r));
+  }
+  return page;
+}
+
+std::string ErrorDetail(std::string_view body) {
+  json::error_code ec;
+  const json::value root = json::parse(body, ec);
+  std::string out;
+  if (!ec) {
+    if (root.is_string()) {
+      out = root.get_string();
+    } else if (root.is_object()) {
+      if (const json::value* d = Field(root.get_object(), "detail")) {
+        out = d->is_string() ? std::string(d->get_string()) : json::serialize(*d);
+      }
+    }
+  }
+  for (char& c : out) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  if (out.size() > 300) out = out.substr(0, 297) + "...";
+  return out;
+}
+
+std::string_view ReasonName(Reject reason) {
+  switch (reason) {
+    case Reject::kNone:
+      return "none";
+    case Reject::kMissingField:
+      return "missing_field";
+    case Reject::kNotFinite:
+      return "not_finite";
+    case Reject::kOutOfRange:
+      return "out_of_range";
+    case Reject::kFuture:
+      return "future";
+    case Reject::kBeforeFirst:
+      return "before_first";
+  }
+  return "unknown";
+}
+
+Reject Validate(const RawRecord& r, const ValidationContext& c) {
+  if (!r.period_end || !r.has_value) return Reject::kMissingField;
+  if (!r.value || !std::isfinite(*r.value)) return Reject::kNotFinite;
+  if (c.range != nullptr && (*r.value < c.range->min || *r.value > c.range->max)) {
+    return Reject::kOutOfRange;
+  }
+  if (*r.period_end > c.now + c.skew) return Reject::kFuture;
+  if (c.datetime_first && *r.period_end < *c.datetime_first) return Reject::kBeforeFirst;
+  return Reject::kNone;
+}
+
+}  // namespace jobs::openaq
