@@ -411,6 +411,7 @@ def main():
             return 1
 
     runs, windows, load = [], [], []
+    load_before = loadavg()
     try:
         log("jobsd: %d jobs every 1s (jitter 999ms) ..." % ctx.jobs)
         jobsd, jport, jlog = start_jobsd(ctx)
@@ -497,11 +498,14 @@ def main():
     print("-" * len(head))
     for path in ctx.paths:
         mine = next(r for r in runs if r["path"] == path and r["who"] == "jobsd")
+        first = True
         for peer in (r for r in runs if r["path"] == path and r["who"] != "jobsd"):
-            print("%-9s %9s | %11s %8s %8s | %-22s %11s %8s %8s | %7.2fx" % (
-                path, size(len(bodies[path])), fmt(mine["rps"]), fmt(mine["p50"], 3),
-                fmt(mine["p99"], 3), peer["who"], fmt(peer["rps"]), fmt(peer["p50"], 3),
-                fmt(peer["p99"], 3), mine["rps"] / peer["rps"] if peer["rps"] else 0))
+            left = ((path, size(len(bodies[path])), fmt(mine["rps"]), fmt(mine["p50"], 3),
+                     fmt(mine["p99"], 3)) if first else ("", "", "", "", ""))
+            first = False
+            print("%-9s %9s | %11s %8s %8s | %-22s %11s %8s %8s | %7.2fx" % (left + (
+                peer["who"], fmt(peer["rps"]), fmt(peer["p50"], 3), fmt(peer["p99"], 3),
+                mine["rps"] / peer["rps"] if peer["rps"] else 0)))
     print()
     head = "%-40s %7s %8s %8s %8s %16s %10s" % (
         "schedule lateness while ...", "seconds", "p50 ms", "p99 ms", "max ms", "missed slots",
@@ -539,7 +543,8 @@ def main():
     print("note: nginx serves the bytes of jobsd's answers as static files (keep-alive uncapped, "
           "access_log off); j/n = jobsd req/s over nginx req/s; the load generator (wrk, %d "
           "threads) shares the machine's %d cores with both servers" % (ctx.threads, os.cpu_count()))
-    print("note: 1-minute load average after each wrk run: %s" % ", ".join("%.2f" % x for x in load))
+    print("note: 1-minute load average before the run %.2f, after each wrk run: %s"
+          % (load_before, ", ".join("%.2f" % x for x in load)))
     if args.smoke:
         print("(--smoke: %d jobs, %d s per wrk run: checks that everything answers, the figures "
               "are rough and the targets are for the full run; took %.0f s)"
