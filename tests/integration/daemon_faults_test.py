@@ -311,7 +311,7 @@ class KillNineTest(DaemonTestCase):
 
     def config_text(self, db):
         return f"""
-state: {{path: {db}}}
+state: {{path: {db}}}\nhttp: {{listen: ""}}
 max_parallel_runs: 8
 shutdown_grace: 3s
 defaults:
@@ -461,7 +461,7 @@ class CommandFaultsTest(DaemonTestCase):
         fire = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=4)
         cron = f'"{fire.second} {fire.minute} {fire.hour} * * *"'
         config = self.write_config(f"""
-state: {{path: {db}}}
+state: {{path: {db}}}\nhttp: {{listen: ""}}
 max_parallel_runs: 16
 shutdown_grace: 2s
 jobs:
@@ -643,7 +643,7 @@ def wait_gone(pid, timeout):
 class BadStateTest(DaemonTestCase):
     def simple_config(self, db, extra_jobs=""):
         return self.write_config(f"""
-state: {{path: {db}}}
+state: {{path: {db}}}\nhttp: {{listen: ""}}
 shutdown_grace: 2s
 jobs:
   - name: tick
@@ -701,7 +701,7 @@ jobs:
         for i, (what, db) in enumerate(cases.items()):
             with self.subTest(what):
                 config = self.write_config(
-                    f"state: {{path: {db}}}\njobs:\n  - {{name: tick, type: command, "
+                    f"state: {{path: {db}}}\nhttp: {{listen: ''}}\njobs:\n  - {{name: tick, type: command, "
                     f"every: 1s, with: {{command: [\"true\"]}}}}\n", name=f"ro{i}.yaml")
                 os.chmod(config, 0o644)
                 r = self.run_to_exit(prefix + [binary, "run", "-c", config])
@@ -980,7 +980,7 @@ class GracefulStopTest(DaemonTestCase):
         db = self.path("state", "jobsd.db")
         pidfile = self.path("child.pid")
         config = self.write_config(f"""
-state: {{path: {db}}}
+state: {{path: {db}}}\nhttp: {{listen: ""}}
 shutdown_grace: 1s
 jobs:
   - name: long-sleep
