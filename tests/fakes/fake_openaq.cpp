@@ -6,12 +6,16 @@
 #include <cstdio>
 #include <regex>
 #include <thread>
+#include <utility>
 
 namespace fakes {
 namespace {
 
 constexpr const char* kJson = "application/json; charset=utf-8";  // never compressed
 constexpr const char* kJsonGzip = "application/json";             // httplib may gzip it
+
+// Set by the pre-routing handler for the request this thread then routes.
+thread_local bool t_repeat = false;
 
 // Howard Hinnant's civil-from-days.
 void CivilFromDays(std::int64_t z, int& y, unsigned& m, unsigned& d) {
@@ -196,6 +200,7 @@ void FakeOpenAq::Install() {
 
   // Every request is counted, checked for faults and the key, in one place.
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    t_repeat = false;
     std::optional<Fault> fault;
     bool limited = false;
     int used = 0;
@@ -210,8 +215,12 @@ void FakeOpenAq::Install() {
         first = false;
       }
       log_.push_back(line);
+      const bool measurements = req.path.rfind("/v3/sensors/", 0) == 0;
       for (auto it = faults_.begin(); it != faults_.end(); ++it) {
-        if (it->nth == requests_) {
+        // A repeat waits for a measurements request that can show one.
+        const bool repeat = it->kind == FaultKind::kRepeatPrevious;
+        if (repeat && !measurements) continue;
+        if (it->nth == requests_ || (repeat && it->nth < requests_)) {
           fault = *it;
           faults_.erase(it);
           break;
@@ -266,7 +275,7 @@ void FakeOpenAq::Install() {
           std::this_thread::sleep_for(std::chrono::milliseconds(fault->delay_ms));
           break;
         case FaultKind::kRepeatPrevious:
-          res.set_header("x-fake-repeat", "1");
+          t_repeat = true;
           break;
       }
     }
@@ -363,7 +372,7 @@ void FakeOpenAq::Install() {
         return;
       }
     }
-    const bool repeat = res.has_header("x-fake-repeat");
+    const bool repeat = std::exchange(t_repeat, false);
     FakeSeries series;
     std::vector<std::pair<std::int64_t, std::optional<double>>> rows;
     {
@@ -389,6 +398,9 @@ void FakeOpenAq::Install() {
       if (repeat && first > 0 && first - 1 < s->count) {
         --first;
         last = std::min<std::int64_t>(first + limit, hi);
+      } else if (repeat) {
+        // Nothing before this page to repeat: try the next request instead.
+        faults_.push_back(Fault{requests_ + 1, FaultKind::kRepeatPrevious, 0, 0});
       }
       for (std::int64_t i = first; i < last; ++i) {
         rows.emplace_back(s->start + i * s->interval, Value(*s, i));

@@ -56,6 +56,7 @@ enum class FaultKind {
   kReset,           // send headers, then close without a body
   kSlow,            // wait `delay_ms`, then answer normally
   kRepeatPrevious,  // a measurements page that starts with the record at datetime_from
+                    // (moves on to the next request when there is none)
 };
 
 struct Fault {
