@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <algorithm>
+#include <functional>
 #include <thread>
 
 namespace config {
@@ -12,10 +13,13 @@ int Config::ParallelRuns() const {
 }
 
 const JobConfig* Config::FindJob(std::string_view name) const {
-  if (job_index_.size() == jobs.size()) {
-    const auto it = job_index_.find(std::string(name));
-    if (it == job_index_.end()) return nullptr;
-    if (it->second < jobs.size() && jobs[it->second].name == name) return &jobs[it->second];
+  if (!job_index_.empty() && indexed_jobs_ == jobs.size()) {
+    const std::size_t mask = job_index_.size() - 1;
+    for (std::size_t slot = std::hash<std::string_view>()(name) & mask;; slot = (slot + 1) & mask) {
+      const std::uint32_t at = job_index_[slot];
+      if (at == kNoJob) return nullptr;
+      if (at < jobs.size() && jobs[at].name == name) return &jobs[at];
+    }
   }
   for (const JobConfig& job : jobs) {
     if (job.name == name) return &job;
@@ -24,8 +28,24 @@ const JobConfig* Config::FindJob(std::string_view name) const {
 }
 
 void Config::IndexJobs() {
-  job_index_.clear();
-  for (std::size_t i = 0; i < jobs.size(); ++i) job_index_.emplace(jobs[i].name, i);
+  // At most half full, so that probes stay short.
+  std::size_t size = 16;
+  while (size < 2 * jobs.size()) size *= 2;
+  job_index_.assign(size, kNoJob);
+  indexed_jobs_ = jobs.size();
+  const std::size_t mask = size - 1;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    std::size_t slot = std::hash<std::string_view>()(jobs[i].name) & mask;
+    bool duplicate = false;
+    for (; job_index_[slot] != kNoJob; slot = (slot + 1) & mask) {
+      // The first of two jobs with one name wins, as a lookup by scan would.
+      if (jobs[job_index_[slot]].name == jobs[i].name) {
+        duplicate = true;
+        break;
+      }
+    }
+    if (!duplicate) job_index_[slot] = static_cast<std::uint32_t>(i);
+  }
 }
 
 bool IsValidJobName(std::string_view name) {

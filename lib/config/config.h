@@ -182,8 +182,13 @@ struct Config {
   void IndexJobs();
 
  private:
-  // Positions in `jobs`, not pointers, so a copied Config stays correct.
-  std::unordered_map<std::string, std::size_t> job_index_;
+  // An open-addressing hash table of positions in `jobs` (not pointers, so a
+  // copied Config stays correct), probed linearly; kNoJob marks a free slot.
+  // One flat array: a node per job would cost 100,000 allocations and page
+  // faults at start-up for a big config.
+  static constexpr std::uint32_t kNoJob = 0xffffffff;
+  std::vector<std::uint32_t> job_index_;
+  std::size_t indexed_jobs_ = 0;  // jobs.size() when the index was built
 };
 
 // Whether `name` is a valid job name: [a-z0-9_-]+.

@@ -99,14 +99,18 @@ std::size_t CountJobsAtMost(const std::string& text) {
 // document first, which gives exactly the same answer more slowly.
 class Loading {
  public:
-  Loading(const std::string& file_name, const LoadOptions& options, bool stream)
+  Loading(const std::string& file_name, const LoadOptions& options, bool stream, bool libyaml)
       : options_(options),
         stream_(stream),
+        libyaml_(libyaml),
         source_(file_name, Folder(file_name, options), diagnostics_) {
     config_.file = file_name;
   }
 
+  // Read again without streaming: see above.
   bool retry() const { return retry_; }
+  // Read again, streaming, but with yaml-cpp: libyaml gave up half-way.
+  bool redo() const { return redo_; }
 
   void Run(const std::string& text) {
     jobs_hint_ = stream_ ? CountJobsAtMost(text) : 0;
@@ -114,10 +118,13 @@ class Loading {
     stream.on_start = [this](YamlNode before) { StartJobs(before); };
     stream.on_item = [this](YamlNode item, std::size_t index) { ReadJobItem(item, index); };
     try {
+      bool redo = false;
       std::optional<YamlNode> root =
-          ParseDocument(text, tree_, source_, options_.env, stream_ ? &stream : nullptr);
+          ParseDocument(text, tree_, source_, options_.env, stream_ ? &stream : nullptr,
+                        libyaml_ ? &redo : nullptr);
       if (!root) {
         retry_ = streamed_;
+        redo_ = redo;
         return;
       }
       ReadTopLevel(*root);
@@ -230,7 +237,7 @@ class Loading {
       if (std::optional<MapReader> defaults = top.Map("defaults")) jobs_->ReadDefaults(*defaults);
       ReadJobList(top);
     }
-    CheckJobLinks(jobs_->links(), source_);
+    CheckJobLinks(config_.jobs, jobs_->links(), source_);
     jobs_->ReportUnusedOverrides();
     top.Finish();
   }
@@ -257,6 +264,7 @@ class Loading {
 
   const LoadOptions& options_;
   const bool stream_;
+  const bool libyaml_;
   Diagnostics diagnostics_;
   ConfigSource source_;
   YamlTree tree_;
@@ -269,6 +277,7 @@ class Loading {
   std::size_t items_ = 0;
   std::size_t jobs_hint_ = 0;  // at least the number of jobs, when streaming
   bool retry_ = false;
+  bool redo_ = false;
 };
 
 }  // namespace
@@ -282,11 +291,16 @@ std::string LoadResult::ErrorText() const {
 LoadResult LoadConfigText(const std::string& text, const std::string& file_name,
                           const LoadOptions& options) {
   {
-    Loading streamed(file_name, options, true);
+    Loading streamed(file_name, options, true, true);
     streamed.Run(text);
     if (!streamed.retry()) return streamed.Result();
+    if (streamed.redo()) {
+      Loading again(file_name, options, true, false);
+      again.Run(text);
+      if (!again.retry()) return again.Result();
+    }
   }
-  Loading whole(file_name, options, false);
+  Loading whole(file_name, options, false, false);
   whole.Run(text);
   return whole.Result();
 }

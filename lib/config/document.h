@@ -47,7 +47,21 @@ struct JobsStream {
 // The document's root node (Null for an empty file), or nullopt when the text
 // is not YAML at all. Problems are reported to `source` either way. Nodes go
 // into `tree`, which must outlive every use of them.
+//
+// libyaml reads a large text when it can vouch for the result (see
+// document.cpp), yaml-cpp otherwise; small configs, where speed does not
+// matter, always go to yaml-cpp. With a `stream`, libyaml is tried only when
+// `redo_with_yaml_cpp` is given: should libyaml give up after jobs were handed
+// over, it is set and nullopt returned, and the caller starts over with a
+// fresh tree and without it.
+enum class YamlParser {
+  kAuto,          // libyaml for large texts (64 KiB and more) where it may
+  kYamlCpp,       // yaml-cpp only
+  kLibyamlFirst,  // libyaml wherever it may (tests that compare the two)
+};
 std::optional<YamlNode> ParseDocument(const std::string& text, YamlTree& tree, ConfigSource& source,
-                                      const EnvLookup& env, const JobsStream* stream = nullptr);
+                                      const EnvLookup& env, const JobsStream* stream = nullptr,
+                                      bool* redo_with_yaml_cpp = nullptr,
+                                      YamlParser parser = YamlParser::kAuto);
 
 }  // namespace config

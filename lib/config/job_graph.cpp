@@ -1,6 +1,6 @@
 #include "config/job_graph.h"
 
-#include <algorithm>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
@@ -20,35 +20,37 @@ std::string ItemPath(const JobLinks& job, std::size_t index) {
 
 }  // namespace
 
-void CheckJobLinks(const std::vector<JobLinks>& jobs, const ConfigSource& source) {
-  // Most configs chain no jobs at all; then there is nothing to check, and no
-  // index of every job name to build.
-  if (std::all_of(jobs.begin(), jobs.end(),
-                  [](const JobLinks& job) { return job.after.empty(); })) {
-    return;
-  }
-  std::unordered_map<std::string, std::size_t> index_of;
+void CheckJobLinks(const std::vector<JobConfig>& all, const std::vector<JobLinks>& links,
+                   const ConfigSource& source) {
+  if (links.empty()) return;
+  std::unordered_map<std::string_view, std::size_t> index_of;
   std::vector<std::string> names;
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
+  for (std::size_t i = 0; i < all.size(); ++i) {
     // A duplicate name was reported already; links go to the first.
-    if (index_of.emplace(jobs[i].name, i).second) names.push_back(jobs[i].name);
+    if (index_of.emplace(all[i].name, i).second) names.push_back(all[i].name);
+  }
+  // The links of each job, if it has any.
+  std::vector<const JobLinks*> links_of(all.size(), nullptr);
+  for (const JobLinks& job : links) {
+    if (job.job < all.size()) links_of[job.job] = &job;
   }
 
   // edges[i]: (job index named, position in the after list)
-  std::vector<std::vector<std::pair<std::size_t, std::size_t>>> edges(jobs.size());
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    for (std::size_t k = 0; k < jobs[i].after.size(); ++k) {
-      const std::string& target = jobs[i].after[k];
+  std::vector<std::vector<std::pair<std::size_t, std::size_t>>> edges(all.size());
+  for (const JobLinks& job : links) {
+    if (job.job >= all.size()) continue;
+    for (std::size_t k = 0; k < job.after.size(); ++k) {
+      const std::string& target = job.after[k];
       const auto found = index_of.find(target);
       if (found != index_of.end()) {
-        edges[i].emplace_back(found->second, k);
+        edges[job.job].emplace_back(found->second, k);
         continue;
       }
       std::string message = "no job named '" + target + "'";
       if (std::optional<std::string> guess = ClosestMatch(target, names)) {
         message += " (did you mean '" + *guess + "'?)";
       }
-      source.Report(ItemMark(jobs[i], k), ItemPath(jobs[i], k), std::move(message));
+      source.Report(ItemMark(job, k), ItemPath(job, k), std::move(message));
     }
   }
 
@@ -56,12 +58,12 @@ void CheckJobLinks(const std::vector<JobLinks>& jobs, const ConfigSource& source
   // closes a cycle. Iterative because generated configs chain thousands of
   // jobs.
   enum class State { kUnseen, kOnPath, kDone };
-  std::vector<State> state(jobs.size(), State::kUnseen);
+  std::vector<State> state(all.size(), State::kUnseen);
   struct Frame {
     std::size_t job;
     std::size_t next_edge;
   };
-  for (std::size_t start = 0; start < jobs.size(); ++start) {
+  for (std::size_t start = 0; start < all.size(); ++start) {
     if (state[start] != State::kUnseen) continue;
     std::vector<Frame> path{{start, 0}};
     state[start] = State::kOnPath;
@@ -81,9 +83,9 @@ void CheckJobLinks(const std::vector<JobLinks>& jobs, const ConfigSource& source
         // name it starting at this job, where it is reported.
         std::size_t from = path.size() - 1;
         while (path[from].job != target) --from;
-        std::string cycle = jobs[frame.job].name;
-        for (std::size_t p = from; p < path.size(); ++p) cycle += " -> " + jobs[path[p].job].name;
-        const JobLinks& job = jobs[path.back().job];
+        std::string cycle = all[frame.job].name;
+        for (std::size_t p = from; p < path.size(); ++p) cycle += " -> " + all[path[p].job].name;
+        const JobLinks& job = *links_of[path.back().job];
         source.Report(ItemMark(job, item), ItemPath(job, item), "'after' forms a cycle: " + cycle);
       }
     }

@@ -10,6 +10,7 @@
 
 #include <yaml-cpp/mark.h>
 
+#include "config/config.h"
 #include "config/config_source.h"
 
 namespace config {
@@ -17,6 +18,7 @@ namespace config {
 // One job's `after:` list and where it was written. Positions, not nodes:
 // a streamed job's nodes are gone by the time the links are checked.
 struct JobLinks {
+  std::size_t job = 0;  // position in the config's job list
   std::string name;
   std::vector<std::string> after;
   YAML::Mark after_mark;               // the list as a whole
@@ -29,7 +31,9 @@ struct JobLinks {
 
 // Reports unknown names (with a did-you-mean) and each cycle, naming it:
 // "'after' forms a cycle: a -> b -> a" (a runs after b, which runs after a).
-// Linear in the number of jobs and links.
-void CheckJobLinks(const std::vector<JobLinks>& jobs, const ConfigSource& source);
+// `links` holds the jobs that have an `after:` list, in order. Linear in the
+// number of jobs and links; nothing at all without links.
+void CheckJobLinks(const std::vector<JobConfig>& jobs, const std::vector<JobLinks>& links,
+                   const ConfigSource& source);
 
 }  // namespace config

@@ -190,6 +190,7 @@ std::optional<JobConfig> JobReader::ReadJob(MapReader& reader, const AlertRules&
   }
 
   JobLinks links;
+  links.job = jobs_read_;
   links.name = job.name;
   links.after = job.after;
   links.inherited = !own.after;
@@ -203,7 +204,8 @@ std::optional<JobConfig> JobReader::ReadJob(MapReader& reader, const AlertRules&
   ValidateWith(job, reader, job.type);
   reader.Finish();
   if (!named) return std::nullopt;
-  links_.push_back(std::move(links));
+  ++jobs_read_;
+  if (!links.after.empty()) links_.push_back(std::move(links));
   return job;
 }
 

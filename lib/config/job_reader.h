@@ -31,16 +31,13 @@ class JobReader {
 
   void ReadDefaults(MapReader& defaults);
   // Room for this many jobs.
-  void Reserve(std::size_t jobs) {
-    links_.reserve(jobs);
-    names_.reserve(jobs);
-  }
+  void Reserve(std::size_t jobs) { names_.reserve(jobs); }
 
   // One entry of `jobs:`; finishes `job`. Null only when the entry has no
   // usable name (reported).
   std::optional<JobConfig> ReadJob(MapReader& job, const AlertRules& global_rules);
 
-  // What CheckJobLinks needs, one per job read, in order.
+  // What CheckJobLinks needs: one per job read that has an `after:` list.
   const std::vector<JobLinks>& links() const { return links_; }
 
   // Reports overrides naming a job that does not exist.
@@ -88,6 +85,7 @@ class JobReader {
   std::map<std::string, core::Result<const date::time_zone*>, std::less<>> zones_;
   std::unordered_map<std::string, YAML::Mark> names_;  // job names seen, where
   std::vector<JobLinks> links_;
+  std::size_t jobs_read_ = 0;  // with a usable name, so in the config's job list
   std::vector<bool> override_used_;
 };
 

@@ -129,6 +129,8 @@ class YamlTree {
   YamlNode ParseDetached(const std::string& text);
 
   std::size_t node_count() const { return nodes_.size(); }
+  // Drops every node (a parse that is started over).
+  void Clear() { Truncate(0, 0); }
 
  private:
   friend class YamlNode;
