@@ -28,7 +28,7 @@ FROM debian:bookworm-slim
 # leave behind.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libstdc++6 libsqlite3-0 libdate-tz3 libyaml-cpp0.7 libssl3 libspdlog1.10 libfmt9 \
+      libstdc++6 libsqlite3-0 libdate-tz3 libyaml-cpp0.7 libyaml-0-2 libssl3 libspdlog1.10 libfmt9 \
       libsystemd0 tzdata ca-certificates curl tini \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/jobsd --shell /usr/sbin/nologin jobsd \
