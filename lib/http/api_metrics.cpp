@@ -69,7 +69,8 @@ DaemonMetrics::DaemonMetrics(core::TimePoint started)
                                     "Records handled by data jobs, by job and kind.",
                                     {"job", "kind"})),
       reloads_(registry_.AddCounter("jobsd_config_reloads_total",
-                                    "Config reloads (SIGHUP), by result.", {"result"})) {
+                                    "Config reloads (SIGHUP), by result.", {"result"})),
+      lateness_series_(lateness_.With({})) {
   // Both results exist from the start, so a rate() over them works at once.
   reloads_.With({"ok"});
   reloads_.With({"failed"});
@@ -78,15 +79,27 @@ DaemonMetrics::DaemonMetrics(core::TimePoint started)
   registry_.AddGauge("jobsd_data_folder_bytes", "Size of data folders the jobs keep.", {"path"});
 }
 
+DaemonMetrics::JobSeries& DaemonMetrics::SeriesOf(const std::string& job) {
+  auto it = series_.find(job);
+  if (it == series_.end()) it = series_.emplace(job, JobSeries{}).first;
+  return it->second;
+}
+
 void DaemonMetrics::RecordRun(const scheduler::RunReport& run) {
-  runs_.With({run.job, std::string(store::ToString(run.status))}).Add();
+  JobSeries& series = SeriesOf(run.job);
+  metrics::Counter*& counter = series.runs[static_cast<std::size_t>(run.status)];
+  if (counter == nullptr)
+    counter = &runs_.With({run.job, std::string(store::ToString(run.status))});
+  counter->Add();
   if (run.status == store::RunStatus::kSkipped) return;
-  duration_.With({run.job}).Observe(Seconds(run.finished_at - run.started_at));
+  if (series.duration == nullptr) series.duration = &duration_.With({run.job});
+  series.duration->Observe(Seconds(run.finished_at - run.started_at));
   // Only slots the schedule set: a catch-up run is late by design, and a
   // retry's delay is the backoff, not lateness.
   if (run.trigger == store::Trigger::kSchedule && run.scheduled_at) {
-    lateness_.With({}).Observe(std::max(0.0, Seconds(run.started_at - *run.scheduled_at)));
+    lateness_series_.Observe(std::max(0.0, Seconds(run.started_at - *run.scheduled_at)));
   }
+  if (run.metrics.empty()) return;
   for (const std::string_view kind : kRecordKinds) {
     if (const auto it = run.metrics.find(std::string(kind)); it != run.metrics.end()) {
       records_.With({run.job, std::string(kind)}).Add(it->second);

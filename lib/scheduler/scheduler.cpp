@@ -9,10 +9,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/system_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include "scheduler/fire_plan.h"
 #include "scheduler/run_executor.h"
+#include "scheduler/worker_pool.h"
 
 namespace scheduler {
 
@@ -31,6 +31,15 @@ constexpr std::size_t kMaxQueued = 100;
 // taken together, so 10,000 staggered jobs a second cost 1,000 wake-ups, not
 // 10,000, at the price of at most this much added lateness.
 constexpr core::Duration kWakeGranularity = std::chrono::milliseconds(1);
+// A run whose job's last run took less than this is expected to be quick: it
+// does not wake a worker of its own (see WorkerPool).
+constexpr core::Duration kQuickRun = std::chrono::milliseconds(1);
+// How long a queued run may wait for a worker before the loop wakes another
+// (a run expected to be quick turned out slow).
+constexpr auto kStallPatience = std::chrono::milliseconds(2);
+// Finished runs are handed back to the loop when a worker runs out of work,
+// or once this many have gathered.
+constexpr std::size_t kCompletedBunch = 64;
 
 struct ActiveRun {
   std::int64_t id = 0;
@@ -52,6 +61,7 @@ struct JobState {
   std::optional<core::TimePoint> last_success_at;
   std::optional<core::TimePoint> last_failure_at;
   std::string last_error;
+  std::optional<core::Duration> last_duration;
 
   // Follows a finished run as the store's job_health does.
   void Count(store::RunStatus status, core::TimePoint at, const std::string& error) {
@@ -100,10 +110,10 @@ struct Scheduler::Impl {
         clock(clock_in),
         recorder(recorder_in),
         executor(catalog, recorder_in, clock_in),
-        pool(static_cast<std::size_t>(std::max(1, worker_threads))),
         wake_timer(loop_in),
         grace_timer(loop_in),
-        random(std::random_device{}()) {}
+        random(std::random_device{}()),
+        pool(worker_threads, [this] { PublishCompleted(); }) {}
 
   void Arm();
   void OnWake();
@@ -112,6 +122,7 @@ struct Scheduler::Impl {
   void RecordSkipped(const Firing& firing, const std::string& why);
   void Finished(const std::shared_ptr<ActiveRun>& run, const RunOutcome& outcome);
   void TakeCompleted();
+  void PublishCompleted();
   void IndexChains();
   void MaybeFinishStop();
 
@@ -119,7 +130,6 @@ struct Scheduler::Impl {
   const Clock& clock;
   store::RunRecorder& recorder;
   RunExecutor executor;
-  asio::thread_pool pool;
   asio::system_timer wake_timer;
   asio::steady_timer grace_timer;
   std::mt19937_64 random;
@@ -138,6 +148,12 @@ struct Scheduler::Impl {
   // Outcomes from the workers, waiting for the loop (guarded by the mutex).
   std::mutex completed_mutex;
   std::vector<std::pair<std::shared_ptr<ActiveRun>, RunOutcome>> completed;
+  bool completed_posted = false;  // a TakeCompleted is on its way to the loop
+  // Loop thread only: runs queued for a worker at the last look.
+  bool runs_waiting = false;
+
+  // Last: its threads start in its constructor and use everything above.
+  WorkerPool pool;
 };
 
 void Scheduler::Impl::Arm() {
@@ -145,6 +161,7 @@ void Scheduler::Impl::Arm() {
   const core::TimePoint now = clock.Now();
   core::TimePoint at = now + kMaxWait;
   if (const auto next = plan.NextWake(); next && *next < at) at = *next;
+  if (runs_waiting) at = std::min(at, now + kStallPatience);
   if (last_wake) at = std::max(at, *last_wake + kWakeGranularity);
   wake_timer.expires_at(std::chrono::time_point_cast<std::chrono::system_clock::duration>(at));
   wake_timer.async_wait([this](const boost::system::error_code& ec) {
@@ -162,6 +179,7 @@ void Scheduler::Impl::OnWake() {
   last_wake = now;
   std::vector<MissedSlots> missed;
   for (Firing& firing : plan.TakeDue(now, &missed)) Dispatch(std::move(firing));
+  runs_waiting = pool.WakeIfStalled(kStallPatience);
   for (const MissedSlots& m : missed) {
     spdlog::warn("job={} missed {} slot(s), latest {}: not run (misfire policy / misfire_grace)",
                  m.job, m.count, core::FormatRfc3339(m.latest));
@@ -199,21 +217,34 @@ std::int64_t Scheduler::Impl::StartRun(Firing firing) {
   run->job = config->FindJob(firing.job);
   run->firing = std::move(firing);
   active.emplace(run->id, run);
-  ++jobs[run->firing.job].running;
+  JobState& state = jobs[run->firing.job];
+  ++state.running;
+  const bool quick = state.last_duration && *state.last_duration < kQuickRun;
   // `this` outlives the pool: ~Scheduler joins the pool before the rest goes.
-  asio::post(pool, [this, run] {
-    const RunOutcome outcome = executor.Execute(*run->job, run->firing, run->id, run->cancel);
-    // Outcomes are handed back in bunches: the loop is woken only when the
-    // first one arrives, and takes all that arrived by then.
-    bool first = false;
-    {
-      std::lock_guard lock(completed_mutex);
-      first = completed.empty();
-      completed.emplace_back(run, outcome);
-    }
-    if (first) asio::post(loop, [this] { TakeCompleted(); });
-  });
+  pool.Submit(
+      [this, run] {
+        RunOutcome outcome = executor.Execute(*run->job, run->firing, run->id, run->cancel);
+        bool bunch_full = false;
+        {
+          std::lock_guard lock(completed_mutex);
+          completed.emplace_back(run, std::move(outcome));
+          bunch_full = completed.size() >= kCompletedBunch;
+        }
+        if (bunch_full) PublishCompleted();
+      },
+      quick);
   return run->id;
+}
+
+// Outcomes are handed back in bunches: the loop is woken once for all
+// that finished while a worker worked through the queue.
+void Scheduler::Impl::PublishCompleted() {
+  {
+    std::lock_guard lock(completed_mutex);
+    if (completed.empty() || completed_posted) return;
+    completed_posted = true;
+  }
+  asio::post(loop, [this] { TakeCompleted(); });
 }
 
 void Scheduler::Impl::TakeCompleted() {
@@ -221,6 +252,7 @@ void Scheduler::Impl::TakeCompleted() {
   {
     std::lock_guard lock(completed_mutex);
     done.swap(completed);
+    completed_posted = false;
   }
   for (const auto& [run, outcome] : done) Finished(run, outcome);
 }
@@ -251,6 +283,7 @@ void Scheduler::Impl::Finished(const std::shared_ptr<ActiveRun>& run, const RunO
   JobState& state = jobs[run->firing.job];
   --state.running;
   state.Count(outcome.status, outcome.finished_at, outcome.error);
+  state.last_duration = outcome.finished_at - outcome.started_at;
   if (observer) {
     observer(RunReport{run->firing.job, run->firing.trigger, outcome.status,
                        run->firing.scheduled_at, outcome.started_at, outcome.finished_at,
@@ -307,7 +340,7 @@ Scheduler::Scheduler(asio::io_context& loop, const Clock& clock, const JobCatalo
                      store::RunRecorder& recorder, int worker_threads)
     : impl_(std::make_unique<Impl>(loop, clock, catalog, recorder, worker_threads)) {}
 
-Scheduler::~Scheduler() { impl_->pool.join(); }
+Scheduler::~Scheduler() { impl_->pool.Join(); }
 
 void Scheduler::Start(std::shared_ptr<const config::Config> config,
                       const std::map<std::string, core::TimePoint>& last_slots) {
