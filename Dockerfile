@@ -22,14 +22,16 @@ RUN bash scripts/build -DJOBSD_TESTS=OFF -DJOBSD_BENCH=OFF \
 
 # ---------------------------------------------------------------- runtime
 FROM debian:bookworm-slim
-# The shared libraries jobsd links (ldd + dpkg -S), tzdata for cron time
+# The shared libraries jobsd links (readelf -d NEEDED -> ldd -> dpkg -S;
+# tests/integration/docker_files_test.py fails when one is missing), tzdata for cron time
 # zones, CA certificates for HTTPS upstreams, curl for the HEALTHCHECK, and
 # tini as PID 1: it forwards signals to jobsd and reaps what command jobs
 # leave behind.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libstdc++6 libsqlite3-0 libdate-tz3 libyaml-cpp0.7 libyaml-0-2 libssl3 libspdlog1.10 libfmt9 \
-      libsystemd0 tzdata ca-certificates curl tini \
+      libsystemd0 libboost-json1.81.0 libboost-url1.81.0 zlib1g \
+      tzdata ca-certificates curl tini \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/jobsd --shell /usr/sbin/nologin jobsd \
  && install -d -o jobsd -g jobsd -m 0750 /var/lib/jobsd /data \
