@@ -234,6 +234,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       Steady::time_point deadline) {
     auto conn = std::make_unique<Connection>();
     conn->key = key;
+    // Beast reads at most the buffer's free capacity at a time; without this
+    // a large body comes in hundreds of 512-byte reads.
+    conn->buffer.reserve(64 * 1024);
     const Url& hop = proxy ? *proxy : target;
     beast::error_code ec;
 

@@ -134,3 +134,27 @@ TEST_CASE("openaq api: validation rules", "[openaq]") {
 }
 
 }  // namespace jobs::openaq
+
+namespace jobs::openaq {
+
+TEST_CASE("openaq api: odd shapes in a page never crash the reader", "[openaq]") {
+  auto odd = ParsePage(
+      R"({"meta":{"found":">2"},"results":[{"value":"7","period":{"datetimeTo":{"utc":"2024-01-01T01:00:00Z"}}},)"
+      R"([{"period":{"datetimeTo":{"utc":"x"}}}],{"value":{"a":1}},{"value":3,"period":[1,{"utc":"y"}]},)"
+      R"({"value":null,"parameter":{"name":"pm25"}},5]})");
+  REQUIRE(odd);
+  CHECK(odd->found_more);
+  REQUIRE(odd->records.size() == 4);
+  CHECK_FALSE(odd->records[0].has_value);
+  CHECK(odd->records[0].period_end == ParseUtcSeconds("2024-01-01T01:00:00Z"));
+  CHECK_FALSE(odd->records[1].has_value);
+  CHECK(odd->records[2].value == 3.0);
+  CHECK_FALSE(odd->records[2].period_end);
+  CHECK(odd->records[3].has_value);
+  CHECK_FALSE(odd->records[3].value);
+  CHECK(odd->records[3].parameter == "pm25");
+  CHECK_FALSE(ParsePage("[1,2]"));
+  CHECK_FALSE(ParsePage(R"({"results":[{"value":1})"));
+}
+
+}  // namespace jobs::openaq
