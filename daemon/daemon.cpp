@@ -43,8 +43,11 @@ std::string RestartOnlyChange(const config::Config& running, const config::Confi
 
 class Daemon {
  public:
-  Daemon(const CommandLine& cl, const scheduler::JobCatalog& catalog)
-      : cl_(cl), catalog_(catalog), signals_(loop_, SIGTERM, SIGINT, SIGHUP) {}
+  Daemon(const CommandLine& cl, const scheduler::JobCatalog& catalog,
+         std::vector<http::MetricsCollector> collectors)
+      : cl_(cl), catalog_(catalog), signals_(loop_, SIGTERM, SIGINT, SIGHUP) {
+    for (auto& collect : collectors) metrics_.AddCollector(std::move(collect));
+  }
 
   int Run();
 
@@ -291,12 +294,13 @@ std::string Daemon::StatusLine() const {
 
 }  // namespace
 
-int RunDaemon(const CommandLine& cl, const scheduler::JobCatalog& catalog) {
+int RunDaemon(const CommandLine& cl, const scheduler::JobCatalog& catalog,
+              std::vector<http::MetricsCollector> collectors) {
   // A broken pipe or a full disk must not kill the daemon: both come back as
   // errors (EPIPE, EFBIG) instead. Children get default handling back.
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGXFSZ, SIG_IGN);
-  Daemon daemon(cl, catalog);
+  Daemon daemon(cl, catalog, std::move(collectors));
   return daemon.Run();
 }
 

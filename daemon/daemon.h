@@ -6,10 +6,13 @@
 #pragma once
 
 #include "daemon/command_line.h"
+#include "http/api_metrics.h"
 #include "scheduler/job.h"
 
 namespace jobsd {
 
-int RunDaemon(const CommandLine& cl, const scheduler::JobCatalog& catalog);
+// `collectors` add figures of objects main() owns (the HTTP client) to /metrics.
+int RunDaemon(const CommandLine& cl, const scheduler::JobCatalog& catalog,
+              std::vector<http::MetricsCollector> collectors = {});
 
 }  // namespace jobsd

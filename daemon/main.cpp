@@ -5,6 +5,7 @@
 #include "daemon/command_line.h"
 #include "daemon/commands.h"
 #include "daemon/daemon.h"
+#include "http/api_metrics.h"
 #include "http/client.h"
 #include "jobs/command/command_job.h"
 #include "jobs/openaq/openaq_job.h"
@@ -45,5 +46,7 @@ int main(int argc, char** argv) {
   if (command == "list") return jobsd::ListCommand(*cl, catalog);
   if (command == "history") return jobsd::HistoryCommand(*cl, catalog);
   if (command == "once") return jobsd::OnceCommand(*cl, catalog);
-  return jobsd::RunDaemon(*cl, catalog);
+  return jobsd::RunDaemon(*cl, catalog, {[&http_client](metrics::Exposition& out) {
+    http::WriteClientMetrics(http_client.Stats(), out);
+  }});
 }

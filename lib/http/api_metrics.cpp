@@ -138,6 +138,8 @@ void DaemonMetrics::Render(std::string& out, const std::vector<scheduler::JobSta
   for (const auto& job : jobs)
     text.Sample("jobsd_running_runs", job_label, {job.name}, job.running);
 
+  for (const MetricsCollector& collect : collectors_) collect(text);
+
   text.Header("jobsd_jobs", "Jobs in the running config.", "gauge");
   text.Sample("jobsd_jobs", {}, {}, static_cast<double>(jobs.size()));
   text.Header("jobsd_build_info", "The running jobsd's version.", "gauge");
@@ -154,6 +156,34 @@ void DaemonMetrics::Render(std::string& out, const std::vector<scheduler::JobSta
   text.Sample("process_open_fds", {}, {}, process.open_fds);
   text.Header("process_start_time_seconds", "When the process started (Unix time).", "gauge");
   text.Sample("process_start_time_seconds", {}, {}, EpochSeconds(started_));
+}
+
+void WriteClientMetrics(const ClientStats& stats, metrics::Exposition& out) {
+  const std::vector<std::string> labels = {"host", "class"};
+  out.Header("jobsd_http_client_requests_total",
+             "HTTP requests jobs made (each attempt), by host and status class "
+             "(error: no answer).",
+             "counter");
+  for (const auto& [key, count] : stats.requests) {
+    out.Sample("jobsd_http_client_requests_total", labels, {key.first, key.second},
+               static_cast<double>(count));
+  }
+  out.Header("jobsd_http_client_request_seconds_total", "Time spent in HTTP requests.", "counter");
+  out.Sample("jobsd_http_client_request_seconds_total", {}, {}, stats.request_seconds_total);
+  out.Header("jobsd_http_client_retries_total", "HTTP requests retried.", "counter");
+  out.Sample("jobsd_http_client_retries_total", {}, {}, static_cast<double>(stats.retries));
+  out.Header("jobsd_http_client_rate_limit_waits_total",
+             "Times a request waited for its upstream's rate limit.", "counter");
+  out.Sample("jobsd_http_client_rate_limit_waits_total", {}, {},
+             static_cast<double>(stats.rate_limit_waits));
+  out.Header("jobsd_http_client_rate_limit_wait_seconds_total",
+             "Time spent waiting for rate limits.", "counter");
+  out.Sample("jobsd_http_client_rate_limit_wait_seconds_total", {}, {},
+             stats.rate_limit_wait_seconds_total);
+  out.Header("jobsd_http_client_connections_opened_total", "Connections the HTTP client opened.",
+             "counter");
+  out.Sample("jobsd_http_client_connections_opened_total", {}, {},
+             static_cast<double>(stats.connections_opened));
 }
 
 }  // namespace http

@@ -9,15 +9,24 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "core/time.h"
+#include "http/client.h"
 #include "metrics/registry.h"
 #include "scheduler/scheduler.h"
 
 namespace http {
+
+// Writes figures that live elsewhere (the HTTP client's counters, say) at
+// scrape time. Called on the render thread: it must be thread-safe.
+using MetricsCollector = std::function<void(metrics::Exposition& out)>;
+
+// The HTTP client's counters as jobsd_http_client_* metrics.
+void WriteClientMetrics(const ClientStats& stats, metrics::Exposition& out);
 
 class DaemonMetrics {
  public:
@@ -25,6 +34,8 @@ class DaemonMetrics {
 
   void RecordRun(const scheduler::RunReport& run);
   void RecordReload(bool ok);
+  // Set-up only, before the first Render.
+  void AddCollector(MetricsCollector collector) { collectors_.push_back(std::move(collector)); }
 
   // Where other parts of the daemon register their own families.
   metrics::Registry& registry() { return registry_; }
@@ -51,6 +62,7 @@ class DaemonMetrics {
   JobSeries& SeriesOf(const std::string& job);
   std::unordered_map<std::string, JobSeries> series_;
   metrics::Histogram& lateness_series_;
+  std::vector<MetricsCollector> collectors_;
 };
 
 }  // namespace http
