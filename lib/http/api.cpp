@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <charconv>
 
@@ -87,6 +89,18 @@ Response MethodNotAllowed(std::string_view allowed) {
 
 }  // namespace
 
+// What the answers built off the loop read: copies, and the config (immutable).
+struct ApiSnapshot {
+  std::shared_ptr<const config::Config> config;
+  std::vector<scheduler::JobStatus> jobs;
+  core::TimePoint now;
+  core::TimePoint started;
+  core::TimePoint loaded_at;
+  int generation = 0;
+  std::optional<core::TimePoint> reload_failed_at;
+  std::string reload_error;
+};
+
 struct Api::Impl {
   Impl(asio::io_context& loop_in, const scheduler::Clock& clock_in,
        scheduler::Scheduler& scheduler_in, store::RunRecorder& recorder_in,
@@ -97,6 +111,12 @@ struct Api::Impl {
         recorder(recorder_in),
         metrics(metrics_in),
         started(started_in) {}
+
+  // Loop thread only: a snapshot for an answer built off the loop.
+  ApiSnapshot Snapshot() const;
+  // Builds the answer from a snapshot on the render thread.
+  void OffLoop(std::function<Response(const ApiSnapshot&)> answer, Respond respond);
+  void StartMetricsRender();
 
   asio::io_context& loop;
   const scheduler::Clock& clock;
@@ -114,11 +134,18 @@ struct Api::Impl {
   std::optional<core::TimePoint> reload_failed_at;
   std::string reload_error;
   bool stopping = false;
+  bool metrics_rendering = false;
+  std::vector<Respond> metrics_waiting;
 };
 
 Api::Api(asio::io_context& loop, const scheduler::Clock& clock, scheduler::Scheduler& scheduler,
          store::RunRecorder& recorder, DaemonMetrics& metrics, core::TimePoint started)
-    : impl_(std::make_unique<Impl>(loop, clock, scheduler, recorder, metrics, started)) {}
+    : impl_(std::make_unique<Impl>(loop, clock, scheduler, recorder, metrics, started)) {
+  // The render thread yields to the loop: on a busy machine a flood of
+  // scrapes must not make runs start late. (On Linux a thread has a nice
+  // value of its own.)
+  asio::post(impl_->render, [] { ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10); });
+}
 
 Api::~Api() { impl_->render.join(); }
 
@@ -192,69 +219,99 @@ int Api::FailingJobs() const {
   return failing;
 }
 
-void Api::Health(const Respond& respond) const {
-  const core::TimePoint now = impl_->clock.Now();
+namespace {
+
+// The health answer, built off the loop from a snapshot.
+Response HealthAnswer(const ApiSnapshot& view) {
   core::JsonWriter json;
   std::vector<std::string> failing;
   std::string jobs_json;
-  {
-    // Jobs first, into their own writer, so the verdict can lead the answer.
-    for (const scheduler::JobStatus& status : impl_->scheduler.Status()) {
-      const config::JobConfig* job = impl_->config->FindJob(status.name);
-      if (job == nullptr) continue;
-      const auto problems = scheduler::HealthProblems(*job, status, now, impl_->started);
-      if (!problems.empty()) failing.push_back(job->name);
-      core::JsonWriter one;
-      one.Key("name").String(job->name).Key("type").String(job->type);
-      one.Key("enabled").Bool(job->enabled);
-      WriteStatusJson(one, status, problems);
-      if (!jobs_json.empty()) jobs_json += ',';
-      jobs_json += one.Finish();
-    }
+  // Jobs first, into their own writers, so the verdict can lead the answer.
+  for (const scheduler::JobStatus& status : view.jobs) {
+    const config::JobConfig* job = view.config->FindJob(status.name);
+    if (job == nullptr) continue;
+    const auto problems = scheduler::HealthProblems(*job, status, view.now, view.started);
+    if (!problems.empty()) failing.push_back(job->name);
+    core::JsonWriter one;
+    one.Key("name").String(job->name).Key("type").String(job->type);
+    one.Key("enabled").Bool(job->enabled);
+    WriteStatusJson(one, status, problems);
+    if (!jobs_json.empty()) jobs_json += ',';
+    jobs_json += one.Finish();
   }
   json.Key("status").String(failing.empty() ? "ok" : "failing");
   json.Key("failing").BeginArray();
   for (const auto& name : failing) json.String(name);
   json.EndArray();
-  json.Key("started_at").String(core::FormatRfc3339(impl_->started));
+  json.Key("started_at").String(core::FormatRfc3339(view.started));
   json.Key("config").BeginObject();
-  json.Key("file").String(impl_->config->file);
-  json.Key("generation").Int(impl_->generation);
-  json.Key("loaded_at").String(core::FormatRfc3339(impl_->loaded_at));
-  OptionalTime(json, "last_reload_failed_at", impl_->reload_failed_at);
+  json.Key("file").String(view.config->file);
+  json.Key("generation").Int(view.generation);
+  json.Key("loaded_at").String(core::FormatRfc3339(view.loaded_at));
+  OptionalTime(json, "last_reload_failed_at", view.reload_failed_at);
   json.Key("last_reload_error");
-  impl_->reload_error.empty() ? json.Null() : json.String(impl_->reload_error);
+  view.reload_error.empty() ? json.Null() : json.String(view.reload_error);
   json.EndObject();
   json.Key("jobs").Raw("[" + jobs_json + "]");
-  respond(Json(failing.empty() ? 200 : 503, json.Finish()));
+  return Json(failing.empty() ? 200 : 503, json.Finish());
 }
 
-void Api::Metrics(const Respond& respond) {
-  // The snapshot is taken here, on the loop; the text is built off it.
-  auto jobs = impl_->scheduler.Status();
-  asio::post(impl_->render, [this, jobs = std::move(jobs), respond]() {
-    Response response;
-    response.content_type = std::string(metrics::kContentType);
-    impl_->metrics.Render(response.body, jobs);
-    respond(std::move(response));
-  });
-}
-
-void Api::Jobs(const Respond& respond) const {
-  const core::TimePoint now = impl_->clock.Now();
+Response JobsAnswer(const ApiSnapshot& view) {
   std::string body = "[";
-  for (const scheduler::JobStatus& status : impl_->scheduler.Status()) {
-    const config::JobConfig* job = impl_->config->FindJob(status.name);
+  for (const scheduler::JobStatus& status : view.jobs) {
+    const config::JobConfig* job = view.config->FindJob(status.name);
     if (job == nullptr) continue;
     core::JsonWriter json;
-    scheduler::WriteJobJson(json, *job, scheduler::NextFires(*job, now, kNextFires));
-    WriteStatusJson(json, status, scheduler::HealthProblems(*job, status, now, impl_->started));
+    scheduler::WriteJobJson(json, *job, scheduler::NextFires(*job, view.now, kNextFires));
+    WriteStatusJson(json, status, scheduler::HealthProblems(*job, status, view.now, view.started));
     if (body.size() > 1) body += ',';
     body += json.Finish();
   }
   body += "]";
-  respond(Json(200, std::move(body)));
+  return Json(200, std::move(body));
 }
+
+}  // namespace
+
+ApiSnapshot Api::Impl::Snapshot() const {
+  return ApiSnapshot{config,    scheduler.Status(), clock.Now(),      started,
+                     loaded_at, generation,         reload_failed_at, reload_error};
+}
+
+void Api::Impl::OffLoop(std::function<Response(const ApiSnapshot&)> answer, Respond respond) {
+  asio::post(render, [view = Snapshot(), answer = std::move(answer), respond = std::move(respond)] {
+    respond(answer(view));
+  });
+}
+
+// Requests that arrive while /metrics is being rendered wait for the next
+// render and share it: under a flood of scrapes the loop takes one status
+// snapshot per render, not one per request, and every answer is fresh.
+void Api::Impl::StartMetricsRender() {
+  metrics_rendering = true;
+  auto waiting = std::make_shared<std::vector<Respond>>(std::move(metrics_waiting));
+  metrics_waiting.clear();
+  asio::post(render, [this, jobs = scheduler.Status(), waiting] {
+    Response response;
+    response.content_type = std::string(metrics::kContentType);
+    metrics.Render(response.body, jobs);
+    for (std::size_t i = 0; i + 1 < waiting->size(); ++i) (*waiting)[i](response);
+    waiting->back()(std::move(response));
+    asio::post(loop, [this] {
+      metrics_rendering = false;
+      if (!metrics_waiting.empty()) StartMetricsRender();
+    });
+  });
+}
+
+void Api::Health(const Respond& respond) const { impl_->OffLoop(HealthAnswer, respond); }
+
+void Api::Metrics(const Respond& respond) {
+  impl_->metrics_waiting.push_back(respond);
+  if (!impl_->metrics_rendering) impl_->StartMetricsRender();
+}
+
+void Api::Jobs(const Respond& respond) const { impl_->OffLoop(JobsAnswer, respond); }
 
 void Api::Job(const std::string& name, const Respond& respond) const {
   const config::JobConfig* job = impl_->config->FindJob(name);

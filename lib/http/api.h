@@ -5,8 +5,9 @@
 // Threads: construct, destroy and call everything on the loop thread; Handle
 // is the Server's handler. Nothing here waits on SQLite or renders a large
 // answer on the loop: run history is read on the recorder's thread (after
-// the writes queued before it), and /metrics is rendered on a thread of its
-// own from a status snapshot taken on the loop.
+// the writes queued before it); /metrics, /health and /api/jobs are built on a
+// thread of their own from a status snapshot taken on the loop (scrapes that
+// arrive during a /metrics render share the next one).
 //
 // POST endpoints need `Authorization: Bearer <http.token>`, compared in
 // constant time: 401 without it, 403 with a wrong one, and 403 for every
