@@ -114,6 +114,20 @@ struct AlertsConfig {
   bool notify_recovery = true;
 };
 
+// `on_s3:`: the job runs (trigger `event`) when an S3 event notification
+// posted to /api/events/s3 names an object in `bucket` (any bucket when
+// empty) whose key starts with `prefix` and ends with `suffix`.
+struct S3Trigger {
+  std::string bucket;
+  std::string prefix;
+  std::string suffix;
+
+  bool Matches(std::string_view event_bucket, std::string_view key) const {
+    return (bucket.empty() || bucket == event_bucket) && key.starts_with(prefix) &&
+           key.ends_with(suffix);
+  }
+};
+
 enum class Overlap { kSkip, kQueue, kAllow };  // when a run is due while one is running
 enum class Misfire { kRunOnce, kSkip };        // slots missed while the daemon was down
 
@@ -145,6 +159,7 @@ struct JobConfig {
   std::vector<std::string> after;  // run when these jobs succeed
   bool enabled = true;
   std::optional<core::Duration> max_age;  // a success older than this makes the job stale
+  std::optional<S3Trigger> on_s3;
   // The alert rules in force for this job: alerts.rules with the job's (and
   // defaults') overrides applied rule by rule.
   AlertRules alerts;

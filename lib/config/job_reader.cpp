@@ -133,6 +133,14 @@ std::optional<JobConfig> JobReader::ReadJob(MapReader& reader, const AlertRules&
   }
 
   const Fields own = ReadFields(reader);
+  if (std::optional<MapReader> s3 = reader.Map("on_s3")) {
+    S3Trigger trigger;
+    trigger.bucket = s3->String("bucket").value_or("");
+    trigger.prefix = s3->String("prefix").value_or("");
+    trigger.suffix = s3->String("suffix").value_or("");
+    s3->Finish();
+    job.on_s3 = std::move(trigger);
+  }
   const Fields& schedule_from = own.schedule_given ? own : defaults_;
 
   if (own.type) {

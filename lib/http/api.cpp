@@ -7,6 +7,9 @@
 
 #include <charconv>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -185,6 +188,10 @@ void Api::Handle(Request request, Respond respond) {
   if (parts.size() == 1 && parts[0] == "metrics") {
     if (!get) return respond(MethodNotAllowed("GET"));
     return Metrics(respond);
+  }
+  if (parts.size() == 3 && parts[0] == "api" && parts[1] == "events" && parts[2] == "s3") {
+    if (!post) return respond(MethodNotAllowed("POST"));
+    return S3Event(request, respond);
   }
   if (parts.size() >= 2 && parts[0] == "api" && parts[1] == "jobs") {
     if (parts.size() == 2) {
@@ -405,6 +412,81 @@ void Api::RunNow(const std::string& name, const Request& request, const Respond&
     return respond(Json(409, json.Finish()));
   }
   respond(JsonError(503, why));
+}
+
+namespace {
+
+// The (bucket, key) of each object an S3 event notification names: S3's own
+// format (Records[].s3, keys form-encoded) or EventBridge's (detail, keys plain).
+std::optional<std::vector<std::pair<std::string, std::string>>> S3Objects(std::string_view body) {
+  boost::system::error_code ec;
+  const boost::json::value doc = boost::json::parse(body, ec);
+  if (ec || !doc.is_object()) return std::nullopt;
+  std::vector<std::pair<std::string, std::string>> objects;
+  auto text = [](const boost::json::value* v) -> std::optional<std::string> {
+    if (v == nullptr || !v->is_string()) return std::nullopt;
+    return std::string(v->as_string());
+  };
+  const boost::json::object& root = doc.as_object();
+  if (const auto* records = root.if_contains("Records"); records && records->is_array()) {
+    for (const auto& record : records->as_array()) {
+      const auto* bucket = record.is_object() ? record.as_object().if_contains("s3") : nullptr;
+      if (bucket == nullptr || !bucket->is_object()) continue;
+      const auto& s3 = bucket->as_object();
+      const auto* b = s3.if_contains("bucket");
+      const auto* o = s3.if_contains("object");
+      const auto name =
+          b && b->is_object() ? text(b->as_object().if_contains("name")) : std::nullopt;
+      const auto key = o && o->is_object() ? text(o->as_object().if_contains("key")) : std::nullopt;
+      if (name && key) objects.emplace_back(*name, FormDecode(*key));
+    }
+  } else if (const auto* detail = root.if_contains("detail"); detail && detail->is_object()) {
+    const auto* b = detail->as_object().if_contains("bucket");
+    const auto* o = detail->as_object().if_contains("object");
+    const auto name = b && b->is_object() ? text(b->as_object().if_contains("name")) : std::nullopt;
+    const auto key = o && o->is_object() ? text(o->as_object().if_contains("key")) : std::nullopt;
+    if (name && key) objects.emplace_back(*name, *key);
+  }
+  return objects;
+}
+
+}  // namespace
+
+void Api::S3Event(const Request& request, const Respond& respond) {
+  if (auto refused = Unauthorized(request)) return respond(std::move(*refused));
+  const auto objects = S3Objects(request.body);
+  if (!objects) return respond(JsonError(400, "the body is not a JSON object"));
+  if (objects->empty()) {
+    return respond(JsonError(400, "no S3 object in the event (expected Records[].s3 or detail)"));
+  }
+  core::JsonWriter json;
+  json.Key("objects").Int(static_cast<std::int64_t>(objects->size()));
+  json.Key("runs").BeginArray();
+  int started = 0;
+  for (const config::JobConfig& job : impl_->config->jobs) {
+    if (!job.on_s3) continue;
+    const auto match = std::find_if(objects->begin(), objects->end(), [&](const auto& object) {
+      return job.on_s3->Matches(object.first, object.second);
+    });
+    if (match == objects->end()) continue;
+    std::string why;
+    const auto id = impl_->scheduler.RunNow(job.name, &why, store::Trigger::kEvent);
+    json.BeginObject().Key("job").String(job.name).Key("object").String(match->first + "/" +
+                                                                        match->second);
+    if (id) {
+      ++started;
+      spdlog::info("job={} run={} started by an S3 event for {}/{}", job.name, *id, match->first,
+                   match->second);
+      json.Key("id").Int(*id).Key("status").String("running");
+    } else {
+      json.Key("id").Null();
+      json.Key("status").String(why.rfind("queued", 0) == 0 ? "queued" : "skipped");
+      json.Key("message").String(why);
+    }
+    json.EndObject();
+  }
+  json.EndArray();
+  respond(Json(202, json.Finish()));
 }
 
 }  // namespace http

@@ -9,6 +9,10 @@
 // thread of their own from a status snapshot taken on the loop (scrapes that
 // arrive during a /metrics render share the next one).
 //
+// POST /api/events/s3 takes an S3 event notification (S3's own, with
+// Records, or EventBridge's, with detail) and starts each job whose on_s3:
+// matches one of its objects, once per request (trigger event).
+//
 // POST endpoints need `Authorization: Bearer <http.token>`, compared in
 // constant time: 401 without it, 403 with a wrong one, and 403 for every
 // POST when no token is configured.
@@ -60,6 +64,7 @@ class Api {
   void Job(const std::string& name, const Respond& respond) const;
   void Runs(const std::string& name, const Request& request, const Respond& respond);
   void RunNow(const std::string& name, const Request& request, const Respond& respond);
+  void S3Event(const Request& request, const Respond& respond);
   // An error answer when the request may not POST, else nullopt.
   std::optional<Response> Unauthorized(const Request& request) const;
 

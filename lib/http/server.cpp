@@ -35,7 +35,9 @@ int HexValue(char c) {
   return -1;
 }
 
-std::string PercentDecode(std::string_view text) {
+}  // namespace
+
+std::string FormDecode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -52,6 +54,8 @@ std::string PercentDecode(std::string_view text) {
   return out;
 }
 
+namespace {
+
 const char* ReasonOf(int status) {
   return bhttp::obsolete_reason(static_cast<bhttp::status>(status)).data();
 }
@@ -65,8 +69,8 @@ std::string Request::QueryParam(std::string_view key) const {
     const std::string_view pair = rest.substr(0, amp);
     rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
     const std::size_t eq = pair.find('=');
-    if (PercentDecode(pair.substr(0, eq)) == key) {
-      return eq == std::string_view::npos ? std::string() : PercentDecode(pair.substr(eq + 1));
+    if (FormDecode(pair.substr(0, eq)) == key) {
+      return eq == std::string_view::npos ? std::string() : FormDecode(pair.substr(eq + 1));
     }
   }
   return {};

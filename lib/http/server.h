@@ -55,6 +55,9 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;  // extra ones
 };
 
+// Decodes %XX escapes and '+' as a space (query strings, S3 event keys).
+std::string FormDecode(std::string_view text);
+
 // A JSON error answer: {"error": message}.
 Response JsonError(int status, std::string_view message);
 

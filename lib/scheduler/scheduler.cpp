@@ -380,7 +380,8 @@ void Scheduler::Apply(std::shared_ptr<const config::Config> config) {
   s.Arm();
 }
 
-std::optional<std::int64_t> Scheduler::RunNow(const std::string& job, std::string* why) {
+std::optional<std::int64_t> Scheduler::RunNow(const std::string& job, std::string* why,
+                                              store::Trigger trigger) {
   Impl& s = *impl_;
   const config::JobConfig* config = s.config->FindJob(job);
   if (config == nullptr || s.stopping) {
@@ -390,15 +391,15 @@ std::optional<std::int64_t> Scheduler::RunNow(const std::string& job, std::strin
   JobState& state = s.jobs[job];
   if (state.running > 0 && config->overlap != config::Overlap::kAllow) {
     if (config->overlap == config::Overlap::kQueue && state.queued.size() < kMaxQueued) {
-      state.queued.push_back(Firing{job, store::Trigger::kManual, std::nullopt, 1});
+      state.queued.push_back(Firing{job, trigger, std::nullopt, 1});
       if (why) *why = "queued behind the running run (overlap: queue)";
       return std::nullopt;
     }
     if (why) *why = "skipped: the previous run is still running (overlap: skip)";
-    s.RecordSkipped(Firing{job, store::Trigger::kManual, std::nullopt, 1}, *why);
+    s.RecordSkipped(Firing{job, trigger, std::nullopt, 1}, *why);
     return std::nullopt;
   }
-  return s.StartRun(Firing{job, store::Trigger::kManual, std::nullopt, 1});
+  return s.StartRun(Firing{job, trigger, std::nullopt, 1});
 }
 
 void Scheduler::Stop(core::Duration grace, std::function<void()> done) {

@@ -89,9 +89,11 @@ class Scheduler {
   // unchanged ones keep their next fire time.
   void Apply(std::shared_ptr<const config::Config> config);
 
-  // Starts a run now (trigger manual), honouring the job's overlap policy.
-  // Returns the run id, or nullopt with `why` set (unknown job, skipped).
-  std::optional<std::int64_t> RunNow(const std::string& job, std::string* why = nullptr);
+  // Starts a run now (trigger manual, or event for an S3 notification),
+  // honouring the job's overlap policy. Returns the run id, or nullopt with
+  // `why` set (unknown job, queued, skipped).
+  std::optional<std::int64_t> RunNow(const std::string& job, std::string* why = nullptr,
+                                     store::Trigger trigger = store::Trigger::kManual);
 
   // Stops scheduling; running jobs get `grace`, then are cancelled. `done`
   // runs on the loop once no run is left.

@@ -196,6 +196,57 @@ class EndpointTest(HttpCase):
         self.assertIn("jobsd_schedule_lateness_seconds_bucket{le=", text)
         self.assertIn('jobsd_next_run_timestamp_seconds{job="steady"}', text)
 
+    def test_s3_events_start_the_jobs_whose_on_s3_matches(self):
+        self.start_daemon("""\
+  - name: ingest
+    type: sleep
+    on_s3: {bucket: data, prefix: raw/, suffix: .csv}
+    with: {duration: 0s}
+  - name: anywhere
+    type: sleep
+    on_s3: {prefix: exports/}
+    with: {duration: 0s}
+""")
+        right = {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"}
+        s3_event = {"Records": [{"eventName": "ObjectCreated:Put",
+                                 "s3": {"bucket": {"name": "data"},
+                                        "object": {"key": "raw/2026/sales+day%3D1.csv"}}}]}
+        status, body = self.http.json("POST", "/api/events/s3", body=json.dumps(s3_event),
+                                      headers=right)
+        self.assertEqual(status, 202, body)
+        self.assertEqual(body["objects"], 1)
+        self.assertEqual([(r["job"], r["status"]) for r in body["runs"]], [("ingest", "running")])
+        self.assertEqual(body["runs"][0]["object"], "data/raw/2026/sales day=1.csv")
+        run = wait_until(lambda: next((r for r in self.http.get("/api/jobs/ingest/runs")[1]
+                                       if r["id"] == body["runs"][0]["id"]), None), 5,
+                         what="the event's run")
+        self.assertEqual(run["trigger"], "event")
+
+        # EventBridge's shape; another bucket; the wrong suffix.
+        bridge = {"detail-type": "Object Created",
+                  "detail": {"bucket": {"name": "other"}, "object": {"key": "exports/x.json"}}}
+        status, body = self.http.json("POST", "/api/events/s3", body=json.dumps(bridge),
+                                      headers=right)
+        self.assertEqual([r["job"] for r in body["runs"]], ["anywhere"])
+        miss = {"Records": [{"s3": {"bucket": {"name": "data"}, "object": {"key": "raw/a.txt"}}}]}
+        status, body = self.http.json("POST", "/api/events/s3", body=json.dumps(miss),
+                                      headers=right)
+        self.assertEqual((status, body["runs"]), (202, []))
+
+        self.assertEqual(self.http.json("POST", "/api/events/s3", body="{not json",
+                                        headers=right)[0], 400)
+        self.assertEqual(self.http.json("POST", "/api/events/s3", body="{}", headers=right)[0],
+                         400)
+        self.assertEqual(self.http.json("POST", "/api/events/s3", body=json.dumps(s3_event))[0],
+                         401)
+
+        bad = self.write_config("jobs:\n  - name: a\n    type: sleep\n"
+                                "    on_s3: {bukket: data}\n    with: {duration: 0s}\n",
+                                name="bad.yaml")
+        r = self.jobsd("check", "-c", bad)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("on_s3.bukket", r.stdout + r.stderr)
+
     def test_post_endpoints_are_off_without_a_token(self):
         d = self.start_daemon(SIMPLE_JOBS, token=False)
         d.wait_log(r"no http.token is set, so the POST endpoints .* are off", 3)
