@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "config/config_loader.h"
+#include "config/document.h"
 #include "jobs/command/command_config.h"
 #include "jobs/sleep/sleep_config.h"
 
@@ -35,8 +36,26 @@ const config::LoadOptions& Options() {
 
 }  // namespace
 
+// Where libyaml reads a text at all, it must build what yaml-cpp builds and
+// report what yaml-cpp reports; otherwise big configs would mean something
+// else than small ones.
+static void CompareParsers(const std::string& text) {
+  config::Diagnostics slow_problems, fast_problems;
+  config::ConfigSource slow_source("fuzz.yaml", "/nonexistent", slow_problems);
+  config::ConfigSource fast_source("fuzz.yaml", "/nonexistent", fast_problems);
+  config::YamlTree slow_tree, fast_tree;
+  const auto slow = config::ParseDocument(text, slow_tree, slow_source, Options().env, nullptr,
+                                          nullptr, config::YamlParser::kYamlCpp);
+  const auto fast = config::ParseDocument(text, fast_tree, fast_source, Options().env, nullptr,
+                                          nullptr, config::YamlParser::kLibyamlFirst);
+  if (slow.has_value() != fast.has_value()) __builtin_trap();
+  if (slow && config::DebugString(*slow) != config::DebugString(*fast)) __builtin_trap();
+  if (slow_problems.ToString() != fast_problems.ToString()) __builtin_trap();
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
+  CompareParsers(text);
   config::LoadResult result;
   try {
     result = config::LoadConfigText(text, "fuzz.yaml", Options());

@@ -96,7 +96,10 @@ std::size_t CountJobsAtMost(const std::string& text) {
 // `alerts:` and `defaults:` that precede `jobs:`. When one of those two comes
 // after `jobs:` instead, or the text has a syntax error after some jobs were
 // read, the attempt is abandoned (`retry`) and the loader reads the whole
-// document first, which gives exactly the same answer more slowly.
+// document first, which gives exactly the same answer more slowly. With
+// `libyaml`, a large text may be parsed by libyaml; if it gives up after jobs
+// were read (see ParseDocument), the attempt is abandoned too (`redo`) and
+// the next one streams with yaml-cpp.
 class Loading {
  public:
   Loading(const std::string& file_name, const LoadOptions& options, bool stream, bool libyaml)
@@ -151,6 +154,11 @@ class Loading {
     LoadResult result;
     result.diagnostics = sorted.all();
     if (result.diagnostics.empty()) {
+      // The streaming hint can overshoot (a text full of `name`s); the daemon
+      // keeps this list for its whole life.
+      if (config_.jobs.capacity() > config_.jobs.size() + config_.jobs.size() / 4 + 64) {
+        config_.jobs.shrink_to_fit();
+      }
       config_.IndexJobs();
       result.config = std::move(config_);
     }

@@ -284,9 +284,12 @@ bool ReadWithLibyaml(const std::string& text, YamlTreeBuilder& builder,
   constexpr int kMaxDepth = 100;  // well below yaml-cpp's limit
   struct Parser {
     yaml_parser_t parser;
-    Parser() { yaml_parser_initialize(&parser); }
-    ~Parser() { yaml_parser_delete(&parser); }
+    bool ready = yaml_parser_initialize(&parser) != 0;  // false only without memory
+    ~Parser() {
+      if (ready) yaml_parser_delete(&parser);
+    }
   } p;
+  if (!p.ready) return false;
   yaml_parser_set_input_string(&p.parser, reinterpret_cast<const unsigned char*>(text.data()),
                                text.size());
   // yaml-cpp numbers anchors; a name defined again names the newer node.

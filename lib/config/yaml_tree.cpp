@@ -58,6 +58,50 @@ YamlItem YamlNode::Iterator::operator*() const {
   return item;
 }
 
+namespace {
+
+void AppendDebug(const YamlNode& node, int depth, std::string& out) {
+  out += std::to_string(node.Mark().line) + ":" + std::to_string(node.Mark().column);
+  if (depth > 12) {
+    out += "...";
+    return;
+  }
+  switch (node.Type()) {
+    case YamlType::kNull:
+      out += " ~";
+      return;
+    case YamlType::kScalar:
+      out += " '" + node.Scalar() + "'";
+      return;
+    case YamlType::kSequence:
+      out += node.IsFlow() ? " [" : " -(";
+      for (const YamlNode& item : node) {
+        AppendDebug(item, depth + 1, out);
+        out += ", ";
+      }
+      out += ")";
+      return;
+    case YamlType::kMap:
+      out += node.IsFlow() ? " {" : " m(";
+      for (const YamlItem& entry : node) {
+        AppendDebug(entry.first, depth + 1, out);
+        out += ": ";
+        AppendDebug(entry.second, depth + 1, out);
+        out += ", ";
+      }
+      out += ")";
+      return;
+  }
+}
+
+}  // namespace
+
+std::string DebugString(const YamlNode& node) {
+  std::string out;
+  AppendDebug(node, 0, out);
+  return out;
+}
+
 std::uint32_t YamlTree::Add(YamlType type, const YAML::Mark& mark) {
   Data data;
   data.type = type;

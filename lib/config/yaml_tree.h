@@ -108,6 +108,10 @@ class YamlNode::Iterator {
   bool pairs_;
 };
 
+// The node and everything under it, with positions, on one line; cycles are
+// cut off at some depth. For tests and the fuzzer, which compare parsers.
+std::string DebugString(const YamlNode& node);
+
 class YamlTree {
  public:
   YamlTree() = default;

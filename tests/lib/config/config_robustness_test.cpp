@@ -142,29 +142,6 @@ TEST_CASE("a config of 10000 jobs loads", "[config]") {
 namespace config {
 namespace {
 
-// The tree with every position, cycles cut short, for comparing parsers.
-std::string Dump(const YamlNode& node, int depth = 0) {
-  std::string out = std::to_string(node.Mark().line) + ":" + std::to_string(node.Mark().column);
-  if (depth > 12) return out + "...";
-  switch (node.Type()) {
-    case YamlType::kNull:
-      return out + " ~";
-    case YamlType::kScalar:
-      return out + " '" + node.Scalar() + "'";
-    case YamlType::kSequence:
-      out += node.IsFlow() ? " [" : " -(";
-      for (const YamlNode& item : node) out += Dump(item, depth + 1) + ", ";
-      return out + ")";
-    case YamlType::kMap:
-      out += node.IsFlow() ? " {" : " m(";
-      for (const YamlItem& entry : node) {
-        out += Dump(entry.first, depth + 1) + ": " + Dump(entry.second, depth + 1) + ", ";
-      }
-      return out + ")";
-  }
-  return out;
-}
-
 std::vector<std::string> ParserCorpus() {
   std::vector<std::string> texts = {
       "jobs:\n  - name: a\n    type: sleep\n    with: {duration: 1s}\n",
@@ -245,7 +222,7 @@ TEST_CASE("libyaml reads a text into the same tree as yaml-cpp, or leaves it to 
     const std::optional<YamlNode> fast = ParseDocument(text, fast_tree, fast_source, env, nullptr,
                                                        nullptr, YamlParser::kLibyamlFirst);
     REQUIRE(slow.has_value() == fast.has_value());
-    if (slow) CHECK(Dump(*slow) == Dump(*fast));
+    if (slow) CHECK(DebugString(*slow) == DebugString(*fast));
     CHECK(slow_problems.ToString() == fast_problems.ToString());
   }
 }
