@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "tests/fakes/connect_proxy.h"
 #include "tests/fakes/loopback_server.h"
 #include "tests/fakes/test_tls.h"
 
@@ -392,6 +393,56 @@ TEST_CASE("client: HTTPS verified against ca_file; unknown CA refused", "[http][
     auto no_ca = broken.Send({"GET", server.base_url() + "/secure", {}, "", ""});
     REQUIRE_FALSE(no_ca);
     CHECK(no_ca.error().message.find("CA certificates") != std::string::npos);
+  }
+  std::filesystem::remove_all(folder);
+}
+
+TEST_CASE("client: HTTPS through an HTTPS_PROXY tunnel; NO_PROXY bypasses it",
+          "[http][client][tls]") {
+  const auto folder = std::filesystem::temp_directory_path() /
+                      ("jobsd-proxy-" + std::to_string(::getpid()) + "-" +
+                       std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+  std::filesystem::create_directories(folder);
+  const auto certs = fakes::MakeTestCertificates(folder);
+  {
+    fakes::LoopbackServer server(certs.server_cert.string(), certs.server_key.string());
+    server.http().Get("/via", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("tunnelled", "text/plain");
+    });
+    server.Start();
+    fakes::ConnectProxy proxy;
+
+    auto options = FastOptions();
+    options.ca_file = certs.ca_cert;
+    options.proxy.https_proxy = *http::ParseUrl("http://127.0.0.1:" + std::to_string(proxy.port()));
+    {
+      http::Client client(options);
+      for (int i = 0; i < 2; ++i) {
+        auto r = client.Send({"GET", server.base_url() + "/via", {}, "", ""});
+        REQUIRE(r);
+        CHECK(r->body == "tunnelled");
+      }
+    }
+    CHECK(proxy.tunnels() == 1);  // the tunnel is kept alive and reused
+    CHECK(proxy.last_target() == "localhost:" + std::to_string(server.port()));
+
+    options.proxy.no_proxy = "example.org, localhost";
+    http::Client direct(options);
+    auto r = direct.Send({"GET", server.base_url() + "/via", {}, "", ""});
+    REQUIRE(r);
+    CHECK(proxy.tunnels() == 1);
+
+    // A proxy that refuses the tunnel is an error that names it.
+    options.proxy.no_proxy.clear();
+    http::Client refused(options);
+    auto bad =
+        refused.Send({"GET",
+                      "https://localhost:" + std::to_string(proxy.port() == 1 ? 2 : 1) + "/x",
+                      {},
+                      "",
+                      ""});
+    REQUIRE_FALSE(bad);
+    CHECK_THAT(bad.error().message, Catch::Contains("refused CONNECT with HTTP 502"));
   }
   std::filesystem::remove_all(folder);
 }
