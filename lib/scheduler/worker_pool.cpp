@@ -1,6 +1,12 @@
 #include "scheduler/worker_pool.h"
 
 namespace scheduler {
+namespace {
+
+// Queued quick tasks per draining worker beyond which another is woken.
+constexpr std::size_t kBacklogPerWorker = 64;
+
+}  // namespace
 
 WorkerPool::WorkerPool(int threads, std::function<void()> on_idle) : on_idle_(std::move(on_idle)) {
   const int count = std::max(1, threads);
@@ -20,7 +26,10 @@ void WorkerPool::Submit(Task task, bool expect_quick) {
   {
     std::lock_guard lock(mutex_);
     queue_.push_back(Item{std::move(task), expect_quick, std::chrono::steady_clock::now()});
-    wake = (!expect_quick || draining_ == 0) && WakeOneLocked();
+    // A quick task is left to the workers already draining, unless the
+    // queue has grown beyond what they clear in a moment (a thundering herd).
+    const bool backlog = queue_.size() > kBacklogPerWorker * static_cast<std::size_t>(draining_);
+    wake = (!expect_quick || draining_ == 0 || backlog) && WakeOneLocked();
   }
   if (wake) wake_.notify_one();
 }

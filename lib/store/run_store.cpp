@@ -123,12 +123,10 @@ core::Result<RunStore> RunStore::Open(const std::filesystem::path& file, Databas
     // WAL lets readers (`jobsd history`, the API) run beside the writer;
     // synchronous=NORMAL is durable across process crashes in WAL mode and
     // loses at most the last commits on power loss, never consistency.
-    // A 32 MiB page cache keeps the indexes of a busy history in memory
-    // (SQLite's default 2 MiB made every batch re-read pages), and a
-    // checkpoint every ~16 MiB of WAL rather than every 4 MiB writes each
-    // hot page back once instead of many times.
+    // A checkpoint every ~16 MiB of WAL rather than every 4 MiB writes each
+    // hot page of a busy history back once instead of many times.
     if (auto ok = store.db_.Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                                    "PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=4000;");
+                                    "PRAGMA wal_autocheckpoint=4000;");
         !ok) {
       return Unexpected(core::Error{core::ErrorKind::kIo,
                                     "state file " + file.string() + ": " + ok.error().message +

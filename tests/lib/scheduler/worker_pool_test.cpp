@@ -3,19 +3,20 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <future>
+#include <thread>
 
 using namespace std::chrono_literals;
 
 TEST_CASE("worker pool: every task runs, and on_idle follows the work", "[scheduler][pool]") {
   std::atomic<int> done{0};
   std::atomic<int> idle{0};
-  {
-    scheduler::WorkerPool pool(4, [&] { ++idle; });
-    for (int i = 0; i < 10000; ++i) pool.Submit([&] { ++done; }, i % 3 != 0);
-    pool.Join();
-  }
+  scheduler::WorkerPool pool(4, [&] { ++idle; });
+  for (int i = 0; i < 10000; ++i) pool.Submit([&] { ++done; }, i % 3 != 0);
+  // A worker that runs out of work says so before it sleeps.
+  for (int i = 0; i < 500 && (done < 10000 || idle == 0); ++i) std::this_thread::sleep_for(2ms);
   CHECK(done == 10000);
   CHECK(idle >= 1);
+  pool.Join();
 }
 
 TEST_CASE("worker pool: a slow task does not hold up the tasks behind it", "[scheduler][pool]") {
