@@ -168,7 +168,7 @@ def ten_million(args):
         last = fake.start + (per_sensor - 1) * 3600
         for s in sensors:
             db.execute("WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < ?) "
-                       "INSERT INTO measurements SELECT ?, 'raw', ? + n * 3600, ? + n * 3600 - 3600, "
+                       "INSERT OR IGNORE INTO measurements SELECT ?, 'raw', ? + n * 3600, ? + n * 3600 - 3600, "
                        "5.0 + ((? * 31 + n * 7919) % 2000) / 10.0, 0 FROM i",
                        (per_sensor - 1, s, fake.start, fake.start, s))
             db.execute("INSERT OR REPLACE INTO cursors VALUES (?, 'raw', ?)", (s, last))
