@@ -242,7 +242,7 @@ TEST_CASE("server: a request that trickles in is cut off with 408 (slowloris)", 
   const std::string response = client.ReadResponse(3000ms);
   CHECK(StatusLine(response) == "HTTP/1.1 408 Request Timeout");
   CHECK(client.ClosedWithin(2000ms));
-  CHECK(std::chrono::steady_clock::now() - start < 2s);
+  CHECK(std::chrono::steady_clock::now() - start < 5s);  // generous: a loaded machine
 }
 
 TEST_CASE("server: an idle connection is closed after idle_timeout", "[http][server]") {
