@@ -43,12 +43,9 @@ alive are listed in DIR/pids for run.sh's trap.
 """
 
 import argparse
-import math
 import os
 import re
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -56,81 +53,13 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchlib import (T0, BenchError, Children, fmt, free_port, loadavg, log,  # noqa: E402
+                      percentile, tail)
+
 TICK = os.sysconf("SC_CLK_TCK")
 NGINX = "/usr/sbin/nginx"
 WRK = "/usr/bin/wrk"
-T0 = time.monotonic()
-
-
-class BenchError(Exception):
-    """Something could not run, or answered wrongly (not: something was slow)."""
-
-
-def log(msg):
-    print("[%5.1f s] %s" % (time.monotonic() - T0, msg), file=sys.stderr, flush=True)
-
-
-class Children:
-    """Every process this harness started; the live ones are listed in a file."""
-
-    def __init__(self, pidfile):
-        self.pidfile = pidfile
-        self.live = {}
-        self._write()
-
-    def _write(self):
-        tmp = self.pidfile + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("".join("%d\n" % pid for pid in self.live))
-        os.replace(tmp, self.pidfile)
-
-    def spawn(self, argv, **kw):
-        p = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL, **kw)
-        self.live[p.pid] = p
-        self._write()
-        return p
-
-    def forget(self, p):
-        self.live.pop(p.pid, None)
-        self._write()
-
-    def stop(self, p, timeout, sig=signal.SIGTERM):
-        """`sig`, wait up to `timeout`; True if it exited by itself."""
-        clean = True
-        if p.poll() is None:
-            p.send_signal(sig)
-            try:
-                p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                clean = False
-                p.kill()
-                p.wait()
-        self.forget(p)
-        return clean
-
-    def kill_all(self):
-        for p in list(self.live.values()):
-            if p.poll() is None:
-                p.kill()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
-            self.forget(p)
-
-
-def tail(path, lines=15):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url, timeout=5):
@@ -157,24 +86,11 @@ def wait_until(what, predicate, timeout, p, errlog):
         time.sleep(0.05)
 
 
-def percentile(sorted_values, q):
-    """Nearest rank."""
-    if not sorted_values:
-        return None
-    k = max(0, min(len(sorted_values) - 1, math.ceil(q * len(sorted_values)) - 1))
-    return sorted_values[k]
-
-
 def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         stat = f.read()
     fields = stat[stat.rindex(")") + 2:].split()
     return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
 
 
 # ---------------------------------------------------------------- jobsd
@@ -351,17 +267,6 @@ def inner_window(start, end):
 
 
 # ---------------------------------------------------------------- the table
-
-def fmt(v, digits=2):
-    if v is None:
-        return "n/a"
-    if isinstance(v, int):
-        return str(v)
-    if abs(v) >= 1000:
-        return "%.0f" % v
-    if abs(v) >= 100:
-        return "%.1f" % v
-    return ("%." + str(digits) + "f") % v
 
 
 def size(n):

@@ -47,14 +47,16 @@ import math
 import os
 import re
 import select
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
 from datetime import datetime
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchlib import (T0, BenchError, Children, fmt, free_port, loadavg, log,  # noqa: E402
+                      percentile, tail)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -64,65 +66,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 MiB = 1024.0 * 1024.0
 
 
-class BenchError(Exception):
-    """Something could not run at all (not: something was slow)."""
-
-
-T0 = time.monotonic()
-
-
-def log(msg):
-    print("[%5.1f s] %s" % (time.monotonic() - T0, msg), file=sys.stderr, flush=True)
-
-
 # ---------------------------------------------------------------- processes
-
-class Children:
-    """Every process this harness started; the live ones are listed in a file."""
-
-    def __init__(self, pidfile):
-        self.pidfile = pidfile
-        self.live = {}
-        self._write()
-
-    def _write(self):
-        tmp = self.pidfile + ".tmp"
-        with open(tmp, "w") as f:
-            for pid in self.live:
-                f.write("%d\n" % pid)
-        os.replace(tmp, self.pidfile)
-
-    def spawn(self, argv, **kw):
-        p = subprocess.Popen(argv, start_new_session=True, **kw)
-        self.live[p.pid] = p
-        self._write()
-        return p
-
-    def stop(self, p, timeout):
-        """SIGTERM, wait up to `timeout`; True if it exited by itself."""
-        clean = True
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                clean = False
-                p.kill()
-                p.wait()
-        self.live.pop(p.pid, None)
-        self._write()
-        return clean
-
-    def kill_all(self):
-        for p in list(self.live.values()):
-            if p.poll() is None:
-                p.kill()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
-            self.live.pop(p.pid, None)
-        self._write()
 
 
 def cpu_sample(pid):
@@ -170,22 +114,6 @@ def sleep_until(t, p=None):
         time.sleep(min(left, 0.25))
 
 
-def tail(path, lines=15):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def percentile(sorted_values, q):
-    """Nearest rank."""
-    if not sorted_values:
-        return None
-    k = max(0, min(len(sorted_values) - 1, math.ceil(q * len(sorted_values)) - 1))
-    return sorted_values[k]
-
-
 def window_cpu(p, w0, w1):
     """CPU % of one core over [w0, w1) (wall clock), sampled from /proc."""
     sleep_until(w0, p)
@@ -193,12 +121,6 @@ def window_cpu(p, w0, w1):
     sleep_until(w1, p)
     c1, t1 = cpu_sample(p.pid), time.monotonic()
     return 100.0 * cpu_between(c0, c1) / (t1 - t0)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------- jobsd
@@ -532,17 +454,6 @@ def idle_both(ctx, with_peer):
 
 # ---------------------------------------------------------------- the table
 
-def fmt(v, digits=2):
-    if v is None:
-        return "n/a"
-    if isinstance(v, int):
-        return str(v)
-    if abs(v) >= 1000:
-        return "%.0f" % v
-    if abs(v) >= 100:
-        return "%.1f" % v
-    return ("%." + str(digits) + "f") % v
-
 
 def ratio(peer, mine):
     """peer / jobsd for lower-is-better figures: above 1x jobsd is ahead."""
@@ -584,11 +495,6 @@ def le(v, limit):
 
 def lt(v, limit):
     return v is not None and v < limit
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
 
 
 def main():
