@@ -3,12 +3,16 @@
 #include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <future>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -59,11 +63,22 @@ class Daemon {
   // Starts the HTTP server when http.listen is set; false (logged) when it
   // cannot listen.
   bool StartHttp();
+  // Closes every connection and ends the HTTP thread.
+  void StopHttp();
   // "5 jobs, 1 running, 0 failing" for systemctl status.
   std::string StatusLine() const;
 
   const CommandLine& cl_;
   const scheduler::JobCatalog& catalog_;
+  // The HTTP sockets live on an io_context and thread of their own, so that
+  // reading requests and writing answers (a /metrics answer is megabytes)
+  // never delays a timer on the loop. Each request hops to the loop, where
+  // the Api reads the scheduler's state; /healthz thus still proves that
+  // the loop answers. Declared before the loop: requests still queued there
+  // at exit hold connections, which must close while this io_context exists.
+  asio::io_context http_io_;
+  asio::executor_work_guard<asio::io_context::executor_type> http_work_{http_io_.get_executor()};
+  std::thread http_thread_;
   asio::io_context loop_;
   asio::signal_set signals_;
   ServiceNotifier systemd_{loop_};
@@ -155,7 +170,7 @@ int Daemon::Run() {
   loop_.run();
 
   control_.join();
-  server_.reset();
+  StopHttp();
   api_.reset();        // waits for a /metrics render
   scheduler_.reset();  // joins the worker pool
   recorder_.reset();   // writes what is queued
@@ -188,7 +203,6 @@ void Daemon::WaitForSignal() {
     // the last run has ended.
     scheduler_->Stop(config_->shutdown_grace, [this] {
       signals_.cancel();
-      if (server_) server_->Stop();
       loop_.stop();
     });
     WaitForSignal();
@@ -269,8 +283,11 @@ bool Daemon::StartHttp() {
         std::min<std::size_t>(options.max_connections, std::max<rlim_t>(16, files.rlim_cur / 2));
   }
   auto server =
-      http::Server::Listen(loop_, options, [this](http::Request request, http::Respond respond) {
-        api_->Handle(std::move(request), std::move(respond));
+      http::Server::Listen(http_io_, options, [this](http::Request request, http::Respond respond) {
+        asio::post(loop_,
+                   [this, request = std::move(request), respond = std::move(respond)]() mutable {
+                     api_->Handle(std::move(request), std::move(respond));
+                   });
       });
   if (!server) {
     spdlog::critical(
@@ -280,11 +297,34 @@ bool Daemon::StartHttp() {
     return false;
   }
   server_ = std::move(*server);
+  http_thread_ = std::thread([this] {
+    // Like the render thread, the HTTP thread yields to the loop when the
+    // cores are busy (on Linux a thread has a nice value of its own).
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 5);
+    http_io_.run();
+  });
   spdlog::info("http: listening on {}:{}", options.host, server_->port());
   if (!config_->http.token || config_->http.token->empty()) {
     spdlog::warn("http: no http.token is set, so the POST endpoints (run a job now) are off");
   }
   return true;
+}
+
+void Daemon::StopHttp() {
+  if (http_thread_.joinable()) {
+    // Server::Stop belongs on the server's thread.
+    std::promise<void> stopped;
+    asio::post(http_io_, [this, &stopped] {
+      server_->Stop();
+      stopped.set_value();
+    });
+    stopped.get_future().wait();
+    http_work_.reset();
+    // Answers still on their way (a slow client) are dropped, not waited for.
+    http_io_.stop();
+    http_thread_.join();
+  }
+  server_.reset();
 }
 
 std::string Daemon::StatusLine() const {

@@ -2,12 +2,12 @@
 // /metrics, /api/jobs, /api/jobs/{name}, /api/jobs/{name}/runs and
 // POST /api/jobs/{name}/run. Errors are JSON {"error": "..."}.
 //
-// Threads: construct, destroy and call everything on the loop thread; Handle
-// is the Server's handler. Nothing here waits on SQLite or renders a large
-// answer on the loop: run history is read on the recorder's thread (after
-// the writes queued before it); /metrics, /health and /api/jobs are built on a
-// thread of their own from a status snapshot taken on the loop (scrapes that
-// arrive during a /metrics render share the next one).
+// Threads: construct, destroy and call everything on the loop thread (the
+// daemon posts each request from the HTTP thread to the loop). Nothing here waits on SQLite or
+// renders a large answer on the loop: run history is read on the recorder's thread (after the
+// writes queued before it); /metrics, /health and /api/jobs are built on a thread of their own from
+// a status snapshot taken on the loop (scrapes that arrive during a /metrics render share the next
+// one).
 //
 // POST /api/events/s3 takes an S3 event notification (S3's own, with
 // Records, or EventBridge's, with detail) and starts each job whose on_s3:

@@ -1,5 +1,6 @@
-// A small HTTP/1.1 server for the daemon's endpoints, on the daemon's event
-// loop (Boost.Beast underneath; no Beast types leak out of this header).
+// A small HTTP/1.1 server for the daemon's endpoints, on an io_context the
+// caller runs (the daemon gives it a thread of its own; Boost.Beast
+// underneath, and no Beast types leak out of this header).
 //
 // It is built to face a monitoring system and the occasional curl, and to
 // survive whatever else reaches the port: keep-alive; a request's header
@@ -14,8 +15,9 @@
 // of file descriptors the server pauses accepting briefly instead of
 // spinning.
 //
-// Threads: construct, Stop and destroy on the loop thread. The handler is
-// called on the loop thread; it answers through `Respond`, which any thread
+// Threads: Listen before the io_context runs, or on its thread; Stop on its
+// thread (or once it has stopped); destroy after that. The handler is called
+// on the io_context's thread; it answers through `Respond`, which any thread
 // may call, once, now or later (e.g. after a query on another thread).
 #pragma once
 
