@@ -32,43 +32,7 @@ for arg in "$@"; do
   esac
 done
 binary="${binary:-$root/build/daemon/jobsd}"
-python=/usr/bin/python3
 
-if [[ ! -x "$binary" ]]; then
-  echo "run.sh: no jobsd binary at $binary" >&2
-  echo "  build it: cmake --build build --target jobsd (or pass its path)" >&2
-  exit 2
-fi
-if [[ ! -x "$python" ]]; then
-  echo "run.sh: $python is missing (the harness and the peer run on Debian's python3)" >&2
-  exit 2
-fi
-binary="$(cd "$(dirname "$binary")" && pwd)/$(basename "$binary")"
-
-work="$(mktemp -d)"
-harness=""
-cleanup() {
-  # The harness stops its children itself; whatever it left (it was killed)
-  # is listed in $work/pids and killed here, one by one.
-  if [[ -n "$harness" ]] && kill -0 "$harness" 2>/dev/null; then
-    kill "$harness" 2>/dev/null || true
-    wait "$harness" 2>/dev/null || true
-  fi
-  if [[ -f "$work/pids" ]]; then
-    while read -r pid; do
-      [[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null || true
-    done <"$work/pids"
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# In the background so that a signal reaches the trap at once.
-"$python" "$here/harness.py" --jobsd "$binary" --work "$work" "${quick[@]}" &
-harness=$!
-status=0
-wait "$harness" || status=$?
-harness=""
-exit "$status"
+# shellcheck source=../run_harness.sh
+source "$root/bench/run_harness.sh"
+run_harness "$here/harness.py" "$binary" "${quick[@]}"

@@ -363,7 +363,7 @@ bool Server::Impl::EvictIdle() {
 void Server::Impl::Reject(tcp::socket socket) {
   static constexpr std::string_view kBusy =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-      "Content-Length: 36\r\nConnection: close\r\n\r\n{\"error\":\"too many connections\"}\r\n\r\n";
+      "Content-Length: 33\r\nConnection: close\r\n\r\n{\"error\":\"too many connections\"}\n";
   beast::error_code ignored;
   socket.non_blocking(true, ignored);
   socket.write_some(asio::buffer(kBusy.data(), kBusy.size()), ignored);

@@ -101,9 +101,6 @@ class HttpCase(DaemonTestCase):
         self.http = Http(self.port)
         return d
 
-    def runs_between(self, job, start_us, end_us):
-        return [r for r in self.history(self.config, job)
-                if r["scheduled_at"] and start_us <= micros_from(r["scheduled_at"]) < end_us]
 
 
 SIMPLE_JOBS = """\

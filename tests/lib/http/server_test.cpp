@@ -38,7 +38,6 @@ class TestServer {
     server_.reset();
   }
   int port() const { return server_->port(); }
-  std::size_t connections() const { return server_->connections(); }
 
   static http::Handler Echo() {
     return [](http::Request request, http::Respond respond) {
