@@ -101,7 +101,8 @@ class OpenaqTest(unittest.TestCase):
         import ssl
         ctx = ssl.create_default_context(cafile=os.path.join(self.dir, "ca.pem"))
         req = urllib.request.Request("https://localhost:%d%s" % (self.port, path),
-                                     method="POST" if not path.startswith("/_fake/records") else "GET")
+                                     method="GET" if path.startswith(("/_fake/records", "/_fake/stats"))
+                                     else "POST")
         with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
             return r.read().decode()
 
@@ -221,6 +222,11 @@ class OpenaqTest(unittest.TestCase):
         rnd = random.Random(seed)
         killed = 0
         for _ in range(4):
+            # A run on a quiet machine can finish before the random moment:
+            # one of its next requests stalls for 2 s, so every run is still
+            # going when the kill comes (before or during the stall).
+            seen = json.loads(self.control("/_fake/stats"))["requests"]
+            self.control("/_fake/fault?kind=slow&delay_ms=2000&nth=%d" % (seen + rnd.randint(3, 10)))
             p = subprocess.Popen([JOBSD, "once", "-c", "jobsd.yaml", "aq"], cwd=self.dir,
                                  env=self.env(), stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
