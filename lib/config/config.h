@@ -187,6 +187,9 @@ struct Config {
   core::Duration shutdown_grace = std::chrono::seconds(30);
   AlertsConfig alerts;
   std::vector<JobConfig> jobs;  // in file order
+  // Every value read as a secret (tokens, passwords, API keys, secret URLs,
+  // from the file or a `_file`), so alerts and logs can mask them.
+  std::vector<std::string> secrets;
 
   // max_parallel_runs, with 0 resolved to twice the number of cores.
   int ParallelRuns() const;

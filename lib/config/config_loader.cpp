@@ -160,6 +160,7 @@ class Loading {
         config_.jobs.shrink_to_fit();
       }
       config_.IndexJobs();
+      config_.secrets.assign(source_.secrets().begin(), source_.secrets().end());
       result.config = std::move(config_);
     }
     return result;

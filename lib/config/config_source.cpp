@@ -19,6 +19,11 @@ void ConfigSource::Report(const YAML::Mark& mark, std::string path, std::string 
   diagnostics_->Add(std::move(diagnostic));
 }
 
+void ConfigSource::NoteSecret(const std::string& value) const {
+  // Masking a one- or two-letter "secret" would mangle every message.
+  if (value.size() >= 3) secrets_.insert(value);
+}
+
 std::filesystem::path ConfigSource::Resolve(const std::filesystem::path& path) const {
   if (path.is_absolute()) return path.lexically_normal();
   return (folder_ / path).lexically_normal();

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -34,10 +35,16 @@ class ConfigSource {
   // `path` made absolute against the config file's folder.
   std::filesystem::path Resolve(const std::filesystem::path& path) const;
 
+  // Remembers a value read as a secret (MapReader::Secret), so that alerts
+  // and logs can mask it later (Config::secrets).
+  void NoteSecret(const std::string& value) const;
+  const std::set<std::string>& secrets() const { return secrets_; }
+
  private:
   std::string file_;
   std::filesystem::path folder_;
   Diagnostics* diagnostics_;  // not owned; outlives this
+  mutable std::set<std::string> secrets_;
 };
 
 // The key path of a child: Join("jobs.a", "with") is "jobs.a.with",

@@ -156,8 +156,14 @@ std::optional<std::string> MapReader::Secret(std::string_view key, Need need) {
                     "set either " + Quote(key) + " or " + Quote(file_key) + ", not both");
     return std::nullopt;
   }
-  if (direct != nullptr) return Scalar(*direct, "a string");
-  if (from_file != nullptr) return ReadSecretFile(*from_file);
+  std::optional<std::string> value;
+  if (direct != nullptr) value = Scalar(*direct, "a string");
+  if (from_file != nullptr) value = ReadSecretFile(*from_file);
+  if (value) {
+    source_->NoteSecret(*value);
+    return value;
+  }
+  if (direct != nullptr || from_file != nullptr) return std::nullopt;
   if (need == Need::kRequired) {
     ReportHere("missing required key " + Quote(key) + " (or " + Quote(file_key) + ")");
   }
