@@ -87,24 +87,70 @@ std::optional<ChannelConfig> ReadChannel(const std::string& name, MapReader& cha
   return out;
 }
 
+// Whether level `b` comes after level `a`: a worse condition (a longer streak
+// or run, a lower quality).
+bool Worse(const ConsecutiveFailuresRule& a, const ConsecutiveFailuresRule& b) {
+  return b.threshold > a.threshold;
+}
+bool Worse(const DurationOverRule& a, const DurationOverRule& b) {
+  return b.threshold > a.threshold;
+}
+bool Worse(const QualityBelowRule& a, const QualityBelowRule& b) {
+  return b.threshold < a.threshold;
+}
+
+// A rule written as one mapping (one level) or a list of them (levels that
+// escalate): each level must be worse than the one before and at least as
+// severe, or escalation would run backwards.
+template <typename Rule, typename ReadOne>
+std::vector<Rule> ReadLevels(MapReader& rules, std::string_view key, ReadOne read_one) {
+  std::vector<Rule> levels;
+  const std::optional<YamlNode> node = rules.Node(key);
+  if (!node || node->IsNull()) return levels;
+  if (!node->IsSequence()) {
+    if (std::optional<MapReader> rule = rules.Map(key)) {
+      levels.push_back(read_one(*rule));
+      rule->Finish();
+    }
+    return levels;
+  }
+  std::optional<std::vector<MapReader>> items = rules.MapList(key);
+  if (!items) return levels;
+  for (std::size_t i = 0; i < items->size(); ++i) {
+    MapReader& item = (*items)[i];
+    Rule level = read_one(item);
+    if (!levels.empty()) {
+      if (!Worse(levels.back(), level)) {
+        item.Report("threshold", "each level must be worse than the one before it");
+      } else if (level.severity < levels.back().severity) {
+        item.Report("severity", "each level must be at least as severe as the one before it");
+      }
+    }
+    levels.push_back(level);
+    item.Finish();
+  }
+  if (levels.empty()) rules.Report(key, "expected at least one level");
+  return levels;
+}
+
 }  // namespace
 
 AlertRules ReadAlertRules(MapReader& rules, bool job_level) {
   AlertRules out;
-  if (std::optional<MapReader> rule = rules.Map("consecutive_failures")) {
-    out.consecutive_failures = ConsecutiveFailuresRule{
-        static_cast<int>(rule->Int("threshold", 1, 1'000'000, Need::kRequired).value_or(1)),
-        ReadSeverity(*rule)};
-  }
-  if (std::optional<MapReader> rule = rules.Map("duration_over")) {
-    out.duration_over =
-        DurationOverRule{rule->Duration("threshold", Need::kRequired).value_or(core::Duration{}),
-                         ReadSeverity(*rule)};
-  }
-  if (std::optional<MapReader> rule = rules.Map("quality_below")) {
-    out.quality_below = QualityBelowRule{
-        rule->Double("threshold", 0, 1, Need::kRequired).value_or(0), ReadSeverity(*rule)};
-  }
+  out.consecutive_failures =
+      ReadLevels<ConsecutiveFailuresRule>(rules, "consecutive_failures", [](MapReader& rule) {
+        return ConsecutiveFailuresRule{
+            static_cast<int>(rule.Int("threshold", 1, 1'000'000, Need::kRequired).value_or(1)),
+            ReadSeverity(rule)};
+      });
+  out.duration_over = ReadLevels<DurationOverRule>(rules, "duration_over", [](MapReader& rule) {
+    return DurationOverRule{rule.Duration("threshold", Need::kRequired).value_or(core::Duration{}),
+                            ReadSeverity(rule)};
+  });
+  out.quality_below = ReadLevels<QualityBelowRule>(rules, "quality_below", [](MapReader& rule) {
+    return QualityBelowRule{rule.Double("threshold", 0, 1, Need::kRequired).value_or(0),
+                            ReadSeverity(rule)};
+  });
   if (std::optional<MapReader> rule = rules.Map("stale")) {
     out.stale = SeverityRule{ReadSeverity(*rule)};
   }

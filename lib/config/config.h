@@ -69,11 +69,14 @@ struct SeverityRule {
   Severity severity = Severity::kWarning;
 };
 
-// Which conditions raise an alert. An unset rule is off.
+// Which conditions raise an alert. An unset rule is off. A rule with a
+// threshold may have several levels (a list in the config), each worse than
+// the one before and at least as severe, e.g. a warning after 3 failures and
+// critical after 10: reaching a more severe level escalates at once.
 struct AlertRules {
-  std::optional<ConsecutiveFailuresRule> consecutive_failures;
-  std::optional<DurationOverRule> duration_over;
-  std::optional<QualityBelowRule> quality_below;
+  std::vector<ConsecutiveFailuresRule> consecutive_failures;  // ascending thresholds
+  std::vector<DurationOverRule> duration_over;                // ascending thresholds
+  std::vector<QualityBelowRule> quality_below;                // descending thresholds
   std::optional<SeverityRule> stale;
   std::optional<SeverityRule> reload_failed;  // daemon-wide only; never set on a job
 };

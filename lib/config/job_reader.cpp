@@ -168,16 +168,14 @@ std::optional<JobConfig> JobReader::ReadJob(MapReader& reader, const AlertRules&
   const AlertRules none;
   const AlertRules& own_rules = own.alerts ? *own.alerts : none;
   const AlertRules& default_rules = defaults_.alerts ? *defaults_.alerts : none;
-  job.alerts.consecutive_failures = own_rules.consecutive_failures ? own_rules.consecutive_failures
-                                    : default_rules.consecutive_failures
-                                        ? default_rules.consecutive_failures
-                                        : global_rules.consecutive_failures;
-  job.alerts.duration_over = own_rules.duration_over       ? own_rules.duration_over
-                             : default_rules.duration_over ? default_rules.duration_over
-                                                           : global_rules.duration_over;
-  job.alerts.quality_below = own_rules.quality_below       ? own_rules.quality_below
-                             : default_rules.quality_below ? default_rules.quality_below
-                                                           : global_rules.quality_below;
+  auto pick = [&](auto member) {
+    if (!(own_rules.*member).empty()) return own_rules.*member;
+    if (!(default_rules.*member).empty()) return default_rules.*member;
+    return global_rules.*member;
+  };
+  job.alerts.consecutive_failures = pick(&AlertRules::consecutive_failures);
+  job.alerts.duration_over = pick(&AlertRules::duration_over);
+  job.alerts.quality_below = pick(&AlertRules::quality_below);
   job.alerts.stale = own_rules.stale       ? own_rules.stale
                      : default_rules.stale ? default_rules.stale
                                            : global_rules.stale;

@@ -5,8 +5,9 @@ namespace scheduler {
 std::vector<std::string> HealthProblems(const config::JobConfig& job, const JobStatus& status,
                                         core::TimePoint now, core::TimePoint daemon_started) {
   std::vector<std::string> problems;
-  const int threshold = job.alerts.consecutive_failures ? job.alerts.consecutive_failures->threshold
-                                                        : kDefaultFailureThreshold;
+  const int threshold = job.alerts.consecutive_failures.empty()
+                            ? kDefaultFailureThreshold
+                            : job.alerts.consecutive_failures.front().threshold;
   if (status.consecutive_failures >= threshold) {
     std::string text = std::to_string(status.consecutive_failures) +
                        " consecutive failures (threshold " + std::to_string(threshold) + ")";

@@ -112,13 +112,13 @@ TEST_CASE("the documented example config loads", "[config]") {
   CHECK(pager.headers.empty());
   CHECK_FALSE(pager.secret);
 
-  REQUIRE(alerts.rules.consecutive_failures);
-  CHECK(alerts.rules.consecutive_failures->threshold == 3);
-  CHECK(alerts.rules.consecutive_failures->severity == Severity::kCritical);
-  REQUIRE(alerts.rules.duration_over);
-  CHECK(alerts.rules.duration_over->threshold == 60s);
-  REQUIRE(alerts.rules.quality_below);
-  CHECK(alerts.rules.quality_below->threshold == 0.9);
+  REQUIRE(alerts.rules.consecutive_failures.size() == 1);
+  CHECK(alerts.rules.consecutive_failures[0].threshold == 3);
+  CHECK(alerts.rules.consecutive_failures[0].severity == Severity::kCritical);
+  REQUIRE(alerts.rules.duration_over.size() == 1);
+  CHECK(alerts.rules.duration_over[0].threshold == 60s);
+  REQUIRE(alerts.rules.quality_below.size() == 1);
+  CHECK(alerts.rules.quality_below[0].threshold == 0.9);
   CHECK_FALSE(alerts.rules.stale);
   CHECK_FALSE(alerts.rules.reload_failed);
   CHECK(alerts.route.at(Severity::kCritical) ==
@@ -149,8 +149,8 @@ TEST_CASE("the documented example config loads", "[config]") {
   CHECK(openaq.enabled);
   CHECK_FALSE(openaq.max_age);
   // No overrides: the daemon-wide rules apply.
-  REQUIRE(openaq.alerts.consecutive_failures);
-  CHECK(openaq.alerts.consecutive_failures->threshold == 3);
+  REQUIRE(openaq.alerts.consecutive_failures.size() == 1);
+  CHECK(openaq.alerts.consecutive_failures[0].threshold == 3);
   REQUIRE(openaq.schedule);
   CHECK_FALSE(openaq.schedule->is_cron());
   const core::Duration offset = schedules::JitterOffset("openaq", 5min);
@@ -174,10 +174,10 @@ TEST_CASE("the documented example config loads", "[config]") {
   const auto next = report.schedule->NextAfter(*core::ParseRfc3339("2026-11-22T12:00:00Z"));
   REQUIRE(next);
   CHECK(core::FormatRfc3339(*next) == "2026-11-23T02:00:00.000000Z");
-  REQUIRE(report.alerts.consecutive_failures);
-  CHECK(report.alerts.consecutive_failures->threshold == 1);
-  CHECK(report.alerts.consecutive_failures->severity == Severity::kWarning);
-  REQUIRE(report.alerts.duration_over);  // not overridden: inherited
+  REQUIRE(report.alerts.consecutive_failures.size() == 1);
+  CHECK(report.alerts.consecutive_failures[0].threshold == 1);
+  CHECK(report.alerts.consecutive_failures[0].severity == Severity::kWarning);
+  REQUIRE(report.alerts.duration_over.size() == 1);  // not overridden: inherited
   const auto* sleep = report.Settings<jobs::sleep::SleepSettings>();
   REQUIRE(sleep != nullptr);
   CHECK(sleep->duration == 2s);
@@ -205,7 +205,7 @@ TEST_CASE("built-in defaults apply to a minimal config", "[config]") {
   CHECK(job.retries.backoff == 30s);
   CHECK(job.retries.max_backoff == 10min);
   CHECK(job.enabled);
-  CHECK_FALSE(job.alerts.consecutive_failures);
+  CHECK(job.alerts.consecutive_failures.empty());
   CHECK(config.FindJob("a") == &job);
   CHECK(config.FindJob("b") == nullptr);
 }
@@ -403,6 +403,40 @@ TEST_CASE("once --set overrides a with: key of one job before validation", "[con
         "cfg.yaml: jobs.a.with.extra: unknown key 'extra'\n"
         "cfg.yaml: --set k=...: no job named 'zz'\n"
         "cfg.yaml:3:5: jobs.b.with: missing required key 'duration'\n");
+}
+
+TEST_CASE("an alert rule may have levels that escalate", "[config]") {
+  const LoadResult loaded = Load(
+      "alerts:\n"
+      "  rules:\n"
+      "    consecutive_failures:\n"
+      "      - {threshold: 3, severity: warning}\n"
+      "      - {threshold: 10, severity: critical}\n"
+      "    quality_below: [{threshold: 0.9}, {threshold: 0.5, severity: critical}]\n"
+      "jobs:\n  - {name: a, type: sleep, with: {duration: 1s}}\n");
+  REQUIRE(loaded.ok());
+  const AlertRules& rules = loaded.config->jobs[0].alerts;
+  REQUIRE(rules.consecutive_failures.size() == 2);
+  CHECK(rules.consecutive_failures[1].threshold == 10);
+  CHECK(rules.consecutive_failures[1].severity == Severity::kCritical);
+  REQUIRE(rules.quality_below.size() == 2);
+  CHECK(rules.quality_below[1].threshold == 0.5);
+
+  const std::string text = Problems(
+      "alerts:\n"
+      "  rules:\n"
+      "    consecutive_failures:\n"
+      "      - {threshold: 10, severity: critical}\n"
+      "      - {threshold: 3, severity: warning}\n"
+      "    duration_over:\n"
+      "      - {threshold: 1m, severity: critical}\n"
+      "      - {threshold: 5m, severity: warning}\n"
+      "jobs:\n  - {name: a, type: sleep, with: {duration: 1s}}\n");
+  CHECK_THAT(text,
+             Catch::Contains("cfg.yaml:5:21: alerts.rules.consecutive_failures[1].threshold") &&
+                 Catch::Contains("each level must be worse than the one before it"));
+  CHECK_THAT(text, Catch::Contains("cfg.yaml:8:35: alerts.rules.duration_over[1].severity") &&
+                       Catch::Contains("each level must be at least as severe"));
 }
 
 }  // namespace

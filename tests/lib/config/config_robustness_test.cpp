@@ -240,8 +240,8 @@ TEST_CASE("jobs read while parsing see defaults and alerts wherever they are", "
       "jobs:\n  - {name: a, type: sleep, with: {duration: 1s}}\n"
       "alerts:\n  rules: {consecutive_failures: {threshold: 3}}\n");
   REQUIRE(alerts_after.ok());
-  REQUIRE(alerts_after.config->jobs[0].alerts.consecutive_failures);
-  CHECK(alerts_after.config->jobs[0].alerts.consecutive_failures->threshold == 3);
+  REQUIRE(alerts_after.config->jobs[0].alerts.consecutive_failures.size() == 1);
+  CHECK(alerts_after.config->jobs[0].alerts.consecutive_failures[0].threshold == 3);
 
   // Problems of jobs read before the syntax error are not reported.
   CHECK(testing::Problems("jobs:\n  - {name: a, type: nope}\n  - {name: b\n") ==

@@ -24,7 +24,8 @@ TEST_CASE("a failure streak breaks the job's rule at the configured threshold", 
   REQUIRE(problems.size() == 1);
   CHECK(problems[0] == "3 consecutive failures (threshold 3): HTTP 503");
 
-  job.alerts.consecutive_failures = config::ConsecutiveFailuresRule{5, config::Severity::kCritical};
+  job.alerts.consecutive_failures = {
+      config::ConsecutiveFailuresRule{5, config::Severity::kCritical}};
   CHECK(scheduler::HealthProblems(job, status, now, now).empty());
   status.consecutive_failures = 5;
   CHECK(scheduler::HealthProblems(job, status, now, now).size() == 1);
