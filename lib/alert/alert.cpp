@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include <boost/json.hpp>
+
 #include "core/json_writer.h"
 
 namespace alert {
@@ -76,6 +78,45 @@ std::string AlertJson(const Alert& alert, std::string_view delivery_id) {
     json.String(alert.runs_url);
   }
   return json.Finish();
+}
+
+core::Result<Alert> AlertFromJson(std::string_view json) {
+  boost::system::error_code ec;
+  const boost::json::value parsed = boost::json::parse(json, ec);
+  if (ec || !parsed.is_object()) {
+    return core::Unexpected(
+        core::Error{core::ErrorKind::kInvalidArgument, "stored alert is not a JSON object", false});
+  }
+  const boost::json::object& object = parsed.as_object();
+  auto text = [&](std::string_view key) -> std::string {
+    const boost::json::value* value = object.if_contains(key);
+    return value != nullptr && value->is_string() ? std::string(value->as_string()) : "";
+  };
+  auto number = [&](std::string_view key) -> std::optional<double> {
+    const boost::json::value* value = object.if_contains(key);
+    if (value == nullptr || !value->is_number()) return std::nullopt;
+    return value->to_number<double>();
+  };
+  Alert alert;
+  if (const auto id = number("id")) alert.id = static_cast<std::int64_t>(*id);
+  alert.kind = ParseAlertKind(text("kind")).value_or(AlertKind::kFiring);
+  alert.rule = text("rule");
+  alert.severity = ParseSeverity(text("severity")).value_or(config::Severity::kWarning);
+  alert.job = text("job");
+  if (auto at = core::ParseRfc3339(text("raised_at"))) alert.raised_at = *at;
+  alert.summary = text("summary");
+  if (const auto streak = number("consecutive_failures")) {
+    alert.consecutive_failures = static_cast<int>(*streak);
+  }
+  if (const boost::json::value* run = object.if_contains("run_id"); run && run->is_int64()) {
+    alert.run_id = run->as_int64();
+  }
+  alert.last_error = text("last_error");
+  alert.value = number("value");
+  alert.threshold = number("threshold");
+  alert.host = text("host");
+  alert.runs_url = text("runs_url");
+  return alert;
 }
 
 }  // namespace alert

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "config/config.h"
+#include "core/result.h"
 #include "core/time.h"
 
 namespace alert {
@@ -50,5 +51,7 @@ struct Alert {
 // --json` shows), with `delivery_id` added when given: a receiver that sees
 // the same delivery id twice has seen the same delivery twice.
 std::string AlertJson(const Alert& alert, std::string_view delivery_id = {});
+// Reads back what AlertJson wrote (the outbox stores alerts that way).
+core::Result<Alert> AlertFromJson(std::string_view json);
 
 }  // namespace alert

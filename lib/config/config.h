@@ -83,6 +83,8 @@ struct AlertRules {
 
 struct SlackChannel {
   std::string webhook_url;
+
+  bool operator==(const SlackChannel&) const = default;
 };
 
 enum class SmtpTls { kStartTls, kNone };
@@ -94,12 +96,16 @@ struct EmailChannel {
   std::optional<std::string> username;
   std::optional<std::string> password;
   SmtpTls tls = SmtpTls::kStartTls;
+
+  bool operator==(const EmailChannel&) const = default;
 };
 
 struct WebhookChannel {
   std::string url;
   std::map<std::string, std::string> headers;
   std::optional<std::string> secret;  // signs the body when set
+
+  bool operator==(const WebhookChannel&) const = default;
 };
 
 struct ChannelConfig {

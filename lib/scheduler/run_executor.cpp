@@ -85,6 +85,7 @@ RunOutcome RunExecutor::Execute(const config::JobConfig& job, const Firing& firi
   end.id = run_id;
   end.job = job.name;
   end.status = outcome.status;
+  end.started_at = outcome.started_at;
   end.finished_at = outcome.finished_at;
   end.error = outcome.error;
   end.output = ctx.output();

@@ -61,6 +61,14 @@ std::int64_t RunRecorder::NewRunId() {
 void RunRecorder::RecordStart(RunRecord run) { Enqueue(std::move(run)); }
 void RunRecorder::RecordEnd(RunEnd end) { Enqueue(std::move(end)); }
 void RunRecorder::Query(std::function<void(RunStore&)> query) { Enqueue(std::move(query)); }
+void RunRecorder::Write(std::function<void(RunStore&)> write) {
+  Enqueue(WriteOp{std::move(write)});
+}
+
+void RunRecorder::SetEndHook(EndHook hook) {
+  std::lock_guard lock(mutex_);
+  end_hook_ = hook ? std::make_shared<const EndHook>(std::move(hook)) : nullptr;
+}
 
 void RunRecorder::Flush() {
   std::promise<void> done;
@@ -84,6 +92,7 @@ void RunRecorder::Enqueue(Op op) {
 
 void RunRecorder::Loop() {
   std::vector<Op> batch;
+  std::shared_ptr<const EndHook> end_hook;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
@@ -95,21 +104,22 @@ void RunRecorder::Loop() {
                            [](const Op& op) { return std::holds_alternative<QueryFn>(op); });
       });
       batch.swap(queue_);
+      end_hook = end_hook_;
     }
-    ApplyBatch(batch);
+    ApplyBatch(batch, end_hook.get());
     batch.clear();
     ReserveSpareBlockIfLow();
   }
 }
 
-void RunRecorder::ApplyBatch(std::vector<Op>& batch) {
+void RunRecorder::ApplyBatch(std::vector<Op>& batch, const EndHook* end_hook) {
   // Writes go in one transaction; queries run after it, in order, so they see
   // everything queued before them.
   std::size_t i = 0;
   while (i < batch.size()) {
     std::size_t end = i;
     while (end < batch.size() && !std::holds_alternative<QueryFn>(batch[end])) ++end;
-    if (end > i) ApplyWrites(batch, i, end);
+    if (end > i) ApplyWrites(batch, i, end, end_hook);
     for (; end < batch.size() && std::holds_alternative<QueryFn>(batch[end]); ++end) {
       std::get<QueryFn>(batch[end])(store_);
     }
@@ -117,10 +127,12 @@ void RunRecorder::ApplyBatch(std::vector<Op>& batch) {
   }
 }
 
-void RunRecorder::ApplyWrites(std::vector<Op>& batch, std::size_t begin, std::size_t end) {
+void RunRecorder::ApplyWrites(std::vector<Op>& batch, std::size_t begin, std::size_t end,
+                              const EndHook* end_hook) {
   // A run that started and ended within the batch becomes one finished row:
   // an INSERT instead of an INSERT and an UPDATE.
   std::unordered_map<std::int64_t, RunRecord*> started;
+  std::vector<bool> merged(end - begin);  // by k - begin: only the health update remains
   for (std::size_t k = begin; k < end; ++k) {
     if (auto* run = std::get_if<RunRecord>(&batch[k]); run && run->status == RunStatus::kRunning) {
       started[run->id] = run;
@@ -130,10 +142,11 @@ void RunRecorder::ApplyWrites(std::vector<Op>& batch, std::size_t begin, std::si
       RunRecord& run_record = *it->second;
       run_record.status = finished->status;
       run_record.finished_at = finished->finished_at;
-      run_record.error = std::move(finished->error);
+      // The error and metrics are copied, not moved: the end hook reads them.
+      run_record.error = finished->error;
       run_record.output = std::move(finished->output);
-      run_record.metrics_json = std::move(finished->metrics_json);
-      finished->id = 0;  // merged: only its health update remains
+      run_record.metrics_json = finished->metrics_json;
+      merged[k - begin] = true;
     }
   }
 
@@ -151,6 +164,10 @@ void RunRecorder::ApplyWrites(std::vector<Op>& batch, std::size_t begin, std::si
     on_error_(core::Error{error.kind, "state store: " + what + ": " + error.message, true});
   };
   for (std::size_t k = begin; k < end; ++k) {
+    if (auto* write = std::get_if<WriteOp>(&batch[k])) {
+      write->write(store_);
+      continue;
+    }
     if (const auto* run = std::get_if<RunRecord>(&batch[k])) {
       if (auto inserted = store_.InsertRun(*run); !inserted) {
         report(inserted.error(), "recording run " + std::to_string(run->id) + " of " + run->job);
@@ -162,13 +179,14 @@ void RunRecorder::ApplyWrites(std::vector<Op>& batch, std::size_t begin, std::si
       continue;
     }
     const auto& finished = std::get<RunEnd>(batch[k]);
-    if (finished.id != 0) {
+    if (!merged[k - begin]) {
       if (auto done = store_.FinishRun(finished); !done) {
         report(done.error(),
                "recording the end of run " + std::to_string(finished.id) + " of " + finished.job);
         continue;
       }
     }
+    if (end_hook != nullptr) (*end_hook)(store_, finished);
     // Pruning a job every tenth of its history keeps the cost per run flat.
     const int keep = keep_runs_.load();
     if (++ended_since_prune_[finished.job] >= std::max(keep / 10, 10)) {

@@ -32,6 +32,9 @@ namespace store {
 class RunRecorder {
  public:
   using ErrorHandler = std::function<void(const core::Error&)>;
+  // Sees every run's end inside the transaction that records it, so what it
+  // writes (an alert) commits or rolls back with the run.
+  using EndHook = std::function<void(RunStore&, const RunEnd&)>;
 
   // Takes over `store` (open, migrated, interrupted runs already marked).
   // Blocking: reserves the first block of `id_block` run ids before
@@ -51,6 +54,11 @@ class RunRecorder {
   void RecordEnd(RunEnd end);
   // Runs `query` on the recorder's thread after the writes queued before it.
   void Query(std::function<void(RunStore&)> query);
+  // Runs `write` on the recorder's thread inside the next batch's
+  // transaction, in order with the other writes. It reports its own errors.
+  void Write(std::function<void(RunStore&)> write);
+  // Installs the hook every later RunEnd passes through (one at a time).
+  void SetEndHook(EndHook hook);
   // Blocks until everything queued before the call is committed.
   void Flush();
 
@@ -58,12 +66,16 @@ class RunRecorder {
   std::uint64_t batches() const { return batches_.load(); }
 
  private:
-  using Op = std::variant<RunRecord, RunEnd, std::function<void(RunStore&)>>;
+  struct WriteOp {
+    std::function<void(RunStore&)> write;
+  };
+  using Op = std::variant<RunRecord, RunEnd, std::function<void(RunStore&)>, WriteOp>;
   RunRecorder(RunStore store, int keep_runs, ErrorHandler on_error, std::int64_t id_block);
   void Enqueue(Op op);
   void Loop();
-  void ApplyBatch(std::vector<Op>& batch);
-  void ApplyWrites(std::vector<Op>& batch, std::size_t begin, std::size_t end);
+  void ApplyBatch(std::vector<Op>& batch, const EndHook* end_hook);
+  void ApplyWrites(std::vector<Op>& batch, std::size_t begin, std::size_t end,
+                   const EndHook* end_hook);
   void ReserveSpareBlockIfLow();
 
   RunStore store_;  // recorder thread only
@@ -87,6 +99,7 @@ class RunRecorder {
   std::condition_variable wake_;
   std::vector<Op> queue_;
   bool stopping_ = false;
+  std::shared_ptr<const EndHook> end_hook_;
 
   std::thread thread_;  // last: started once everything above exists
 };

@@ -52,10 +52,52 @@ struct RunEnd {
   std::int64_t id = 0;
   std::string job;
   RunStatus status = RunStatus::kOk;
+  core::TimePoint started_at;  // not stored again; for the end hook's duration rules
   core::TimePoint finished_at;
   std::string error;
   std::string output;
   std::string metrics_json = "{}";
+};
+
+// Where one delivery of an alert to one channel stands.
+enum class DeliveryState { kPending, kDelivered, kRejected, kExpired };
+std::string_view ToString(DeliveryState state);
+std::optional<DeliveryState> ParseDeliveryState(std::string_view text);
+
+// An alert in the outbox. The store keeps a few columns to list and filter
+// by, and the whole alert as JSON (lib/alert reads it back).
+struct StoredAlert {
+  std::int64_t id = 0;
+  core::TimePoint raised_at;
+  std::string job;  // empty for daemon-wide alerts
+  std::string rule;
+  std::string kind;
+  std::string severity;
+  std::string summary;
+  std::string body;  // JSON
+};
+
+struct AlertDelivery {
+  std::int64_t alert_id = 0;
+  std::string channel;
+  // Random, made once per (alert, channel); the same delivery always carries
+  // the same id, so a receiver can tell a repeat.
+  std::string delivery_id;
+  DeliveryState state = DeliveryState::kPending;
+  int attempts = 0;
+  core::TimePoint next_attempt_at;
+  std::optional<core::TimePoint> last_attempt_at;
+  std::string response;  // what the far end last answered
+};
+
+// Per job and rule: does the rule hold now, and what was sent about it.
+struct AlertRuleState {
+  std::string job;  // empty for daemon-wide rules
+  std::string rule;
+  bool holding = false;
+  bool fired = false;  // an alert went out for the current episode
+  std::string severity;
+  std::optional<core::TimePoint> last_sent_at;
 };
 
 struct JobHealth {
@@ -113,6 +155,27 @@ class RunStore {
   core::Result<void> PutState(std::string_view job, std::string_view key, std::string_view value,
                               core::TimePoint now);
 
+  // The alert outbox (run_store_alerts.cpp).
+  //
+  // Writes the alert and one pending delivery, due now, per channel; returns
+  // the alert's id. Inside the caller's transaction when there is one.
+  core::Result<std::int64_t> InsertAlert(const StoredAlert& alert,
+                                         const std::vector<std::string>& channels);
+  // Pending deliveries of `channel` due at `now`, oldest first, with their alerts.
+  core::Result<std::vector<std::pair<StoredAlert, AlertDelivery>>> DueDeliveries(
+      std::string_view channel, core::TimePoint now, int limit);
+  // When the next pending delivery of `channel` is due, if any.
+  core::Result<std::optional<core::TimePoint>> NextDeliveryDue(std::string_view channel);
+  // Stores a delivery's state, attempts, next attempt and last answer.
+  core::Result<void> UpdateDelivery(const AlertDelivery& delivery);
+  // The newest alerts first, each with its deliveries.
+  core::Result<std::vector<std::pair<StoredAlert, std::vector<AlertDelivery>>>> RecentAlerts(
+      int limit);
+  // Deletes alerts older than `before` whose deliveries are all settled.
+  core::Result<int> PruneAlerts(core::TimePoint before);
+  core::Result<std::vector<AlertRuleState>> AlertStates();
+  core::Result<void> PutAlertState(const AlertRuleState& state);
+
   // PRAGMA integrity_check: "ok" or SQLite's list of problems.
   core::Result<std::string> IntegrityCheck();
 
@@ -129,6 +192,7 @@ class RunStore {
   std::optional<Statement> insert_run_;
   std::optional<Statement> finish_run_;
   std::optional<Statement> update_health_;
+  std::optional<Statement> put_alert_state_;
 };
 
 }  // namespace store
