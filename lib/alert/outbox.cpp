@@ -11,7 +11,6 @@
 namespace alert {
 namespace {
 
-constexpr auto kFirstBackoff = std::chrono::seconds(5);
 constexpr auto kMaxBackoff = std::chrono::minutes(10);
 // An alert not delivered within a day is news nobody can act on any more.
 constexpr auto kGiveUpAfter = std::chrono::hours(24);
@@ -25,10 +24,10 @@ core::TimePoint Now() {
   return std::chrono::time_point_cast<core::Duration>(std::chrono::system_clock::now());
 }
 
-// Exponential backoff with full jitter: a random wait up to 5 s x 2^(n-1),
+// Exponential backoff with full jitter: a random wait up to first x 2^(n-1),
 // capped at 10 min, so deliveries failing together do not retry together.
-core::Duration Backoff(int attempts, std::mt19937_64& random) {
-  core::Duration ceiling = kFirstBackoff;
+core::Duration Backoff(core::Duration first, int attempts, std::mt19937_64& random) {
+  core::Duration ceiling = first;
   for (int i = 1; i < attempts && ceiling < kMaxBackoff; ++i) ceiling *= 2;
   ceiling = std::min<core::Duration>(ceiling, kMaxBackoff);
   std::uniform_int_distribution<core::Duration::rep> pick(ceiling.count() / 10, ceiling.count());
@@ -52,12 +51,13 @@ std::string_view ResultName(DeliveryResult::Outcome outcome) {
 class AlertOutbox::Worker {
  public:
   Worker(std::string name, config::ChannelConfig config, std::unique_ptr<Channel> channel,
-         store::RunRecorder& recorder, OutcomeCounter count)
+         store::RunRecorder& recorder, OutcomeCounter count, core::Duration first_backoff)
       : name_(std::move(name)),
         config_(std::move(config)),
         channel_(std::move(channel)),
         recorder_(recorder),
         count_(std::move(count)),
+        first_backoff_(first_backoff),
         random_(std::random_device{}()) {
     health_.name = name_;
     thread_ = std::thread([this] { Run(); });
@@ -99,6 +99,7 @@ class AlertOutbox::Worker {
   const std::unique_ptr<Channel> channel_;
   store::RunRecorder& recorder_;
   const OutcomeCounter count_;
+  const core::Duration first_backoff_;
   std::mt19937_64 random_;  // worker thread only
   std::atomic<bool> stopping_{false};
   std::atomic<bool> done_{false};
@@ -193,7 +194,7 @@ void AlertOutbox::Worker::DeliverOne(const store::StoredAlert& stored,
   } else if (result.outcome == DeliveryResult::Outcome::kRejected) {
     delivery.state = store::DeliveryState::kRejected;
   } else {
-    core::Duration wait = Backoff(delivery.attempts, random_);
+    core::Duration wait = Backoff(first_backoff_, delivery.attempts, random_);
     if (result.retry_after) wait = std::max(wait, *result.retry_after);
     delivery.next_attempt_at = now + wait;
     channel_down = true;
@@ -230,8 +231,11 @@ void AlertOutbox::Worker::DeliverOne(const store::StoredAlert& stored,
 }
 
 AlertOutbox::AlertOutbox(store::RunRecorder& recorder, ChannelFactory make_channel,
-                         OutcomeCounter count)
-    : recorder_(recorder), make_channel_(std::move(make_channel)), count_(std::move(count)) {}
+                         OutcomeCounter count, core::Duration first_backoff)
+    : recorder_(recorder),
+      make_channel_(std::move(make_channel)),
+      count_(std::move(count)),
+      first_backoff_(first_backoff) {}
 
 AlertOutbox::~AlertOutbox() { Stop(); }
 
@@ -251,8 +255,8 @@ void AlertOutbox::SetChannels(const std::map<std::string, config::ChannelConfig>
   }
   for (const auto& [name, channel] : channels) {
     if (workers_.count(name) != 0) continue;
-    workers_.emplace(
-        name, std::make_shared<Worker>(name, channel, make_channel_(channel), recorder_, count_));
+    workers_.emplace(name, std::make_shared<Worker>(name, channel, make_channel_(channel),
+                                                    recorder_, count_, first_backoff_));
   }
 }
 

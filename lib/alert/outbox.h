@@ -52,7 +52,9 @@ class AlertOutbox {
   using OutcomeCounter =
       std::function<void(const std::string& channel, config::Severity, std::string_view result)>;
 
-  AlertOutbox(store::RunRecorder& recorder, ChannelFactory make_channel, OutcomeCounter count);
+  // `first_backoff` is the ceiling of the first retry's wait (tests shorten it).
+  AlertOutbox(store::RunRecorder& recorder, ChannelFactory make_channel, OutcomeCounter count,
+              core::Duration first_backoff = std::chrono::seconds(5));
   ~AlertOutbox();  // Stop()
   AlertOutbox(const AlertOutbox&) = delete;
   AlertOutbox& operator=(const AlertOutbox&) = delete;
@@ -73,6 +75,7 @@ class AlertOutbox {
   store::RunRecorder& recorder_;
   ChannelFactory make_channel_;
   OutcomeCounter count_;
+  const core::Duration first_backoff_;
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Worker>> workers_;  // guarded by mutex_
   std::vector<std::shared_ptr<Worker>> retired_;            // loop thread only
