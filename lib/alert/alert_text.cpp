@@ -18,6 +18,12 @@ std::string FormatValue(const Alert& alert, double value) {
   return fmt::format("{:g}", value);
 }
 
+std::string Streak(int failures) {
+  if (failures <= 0) return "none";
+  if (failures == 1) return "1 failure";
+  return std::to_string(failures) + " consecutive failures";
+}
+
 }  // namespace
 
 std::string Label(const Alert& alert) {
@@ -63,9 +69,7 @@ std::vector<std::pair<std::string, std::string>> Facts(const Alert& alert) {
       {"Host", alert.host.empty() ? "-" : OneLine(alert.host)},
       {"Severity", std::string(ToString(alert.severity))},
       {"Rule", OneLine(alert.rule)},
-      {"Streak", alert.consecutive_failures == 1
-                     ? "1 failure"
-                     : std::to_string(alert.consecutive_failures) + " consecutive failures"},
+      {"Streak", Streak(alert.consecutive_failures)},
   };
   if (alert.value) {
     std::string measured = FormatValue(alert, *alert.value);
