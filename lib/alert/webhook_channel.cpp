@@ -73,12 +73,13 @@ DeliveryResult SendHttpPost(http::Client& client, const HttpPost& post,
       std::chrono::time_point_cast<core::Duration>(std::chrono::system_clock::now()) + post.timeout;
   options.cancelled = cancelled;
   options.ca_file = post.ca_file;
-  // The outbox retries on its own schedule; a 429's wait goes back to it
-  // rather than being slept through here (a zero max_server_wait makes the
-  // client hand back any 429 that names a wait).
+  // The outbox retries on its own schedule, so the client sends once. A
+  // 429 that names a wait goes back to the outbox too instead of being slept
+  // through here: the client hands back any 429 whose wait exceeds
+  // max_server_wait, and below zero that includes "Retry-After: 0".
   http::RetryPolicy once;
   once.max_retries = 0;
-  once.max_server_wait = std::chrono::milliseconds(0);
+  once.max_server_wait = std::chrono::milliseconds(-1);
   options.retry = once;
   options.max_body_bytes = std::size_t(1) << 20;
 

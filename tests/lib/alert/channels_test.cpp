@@ -204,6 +204,13 @@ TEST_CASE("slack: how each answer is classified", "[alert][slack]") {
     CHECK(*result.retry_after == 7s);
     CHECK(h.receiver.requests().size() == 1);
   }
+  SECTION("429 with Retry-After: 0 is still sent once") {
+    h.receiver.Script(kSlackPath, {{429, {{"Retry-After", "0"}}, "rate_limited"}});
+    const auto result = h.Slack(SampleAlert());
+    CHECK(result.outcome == Outcome::kRetry);
+    CHECK(result.retry_after == core::Duration(0));
+    CHECK(h.receiver.requests().size() == 1);
+  }
   SECTION("429 with Retry-After as an HTTP date") {
     // An IMF-fixdate: the email Date format with GMT for +0000.
     std::string date = alert::FormatEmailDate(std::chrono::system_clock::now() + 60s);
