@@ -21,11 +21,13 @@ const std::set<std::string>& OptionsOf(const std::string& command) {
   static const std::set<std::string> kRun{"-c", "--config", "--log-level"};
   static const std::set<std::string> kOnce{"-c", "--config", "--set", "--log-level", "--json"};
   static const std::set<std::string> kHistory{"-c", "--config", "--limit", "--json"};
+  static const std::set<std::string> kAlertTest{"-c", "--config"};
   if (command == "check") return kCheck;
   if (command == "list") return kList;
   if (command == "run") return kRun;
   if (command == "once") return kOnce;
   if (command == "history") return kHistory;
+  if (command == "alert-test") return kAlertTest;
   return kNone;
 }
 
@@ -59,6 +61,9 @@ commands:
                                   overrides a key of the job's with: block
   history -c FILE [JOB] [--limit N] [--json]
                                   recorded runs, newest first (default 20)
+  alert-test -c FILE CHANNEL      send a test alert through one channel of
+                                  alerts.channels, once; print what the far
+                                  end answered (exit 0 delivered, 1 not)
   version                         jobsd's version and its libraries'
   help                            this text
 
@@ -72,8 +77,8 @@ core::Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
   cl.command = argv[1];
   if (cl.command == "--help" || cl.command == "-h") cl.command = "help";
   if (cl.command == "--version") cl.command = "version";
-  static const std::set<std::string> kCommands{"check",   "list",    "run", "once",
-                                               "history", "version", "help"};
+  static const std::set<std::string> kCommands{"check",   "list",    "run",  "once",
+                                               "history", "version", "help", "alert-test"};
   if (!kCommands.count(cl.command)) {
     return Unexpected(Usage("unknown command '" + cl.command + "'"));
   }
@@ -133,12 +138,16 @@ core::Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
       cl.from = *t;
     }
   }
-  const std::size_t max_positional = cl.command == "once" || cl.command == "history" ? 1 : 0;
+  const std::size_t max_positional =
+      cl.command == "once" || cl.command == "history" || cl.command == "alert-test" ? 1 : 0;
   if (cl.positional.size() > max_positional) {
     return Unexpected(Usage("unexpected argument '" + cl.positional[max_positional] + "'"));
   }
   if (cl.command == "once" && cl.positional.empty()) {
     return Unexpected(Usage("once: name the job to run"));
+  }
+  if (cl.command == "alert-test" && cl.positional.empty()) {
+    return Unexpected(Usage("alert-test: name the channel to test"));
   }
   if (cl.config_path.empty()) {
     const char* env = std::getenv("JOBSD_CONFIG");

@@ -15,13 +15,13 @@
 namespace jobsd {
 
 struct CommandLine {
-  std::string command;      // run, check, list, once, history, version, help
+  std::string command;      // run, check, list, once, history, alert-test, version, help
   std::string config_path;  // -c/--config, else $JOBSD_CONFIG, else /etc/jobsd/jobsd.yaml
-  std::vector<std::string> positional;                    // e.g. the job name of `once`
-  int next = 5;                                           // list --next N
-  std::optional<core::TimePoint> from;                    // list --from TIME
-  bool json = false;                                      // --json
-  int limit = 20;                                         // history --limit N
+  std::vector<std::string> positional;  // the job of `once`, the channel of `alert-test`
+  int next = 5;                         // list --next N
+  std::optional<core::TimePoint> from;  // list --from TIME
+  bool json = false;                    // --json
+  int limit = 20;                       // history --limit N
   std::vector<std::pair<std::string, std::string>> sets;  // once --set key=value
   std::optional<config::LogLevel> log_level;              // --log-level, overrides the config
 };

@@ -2,10 +2,12 @@
 
 #include <signal.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <boost/version.hpp>
 #include <cstdio>
 #include <iostream>
+#include <random>
 #include <thread>
 
 #include <date/tz.h>
@@ -13,6 +15,8 @@
 #include <spdlog/spdlog.h>
 #include <spdlog/version.h>
 
+#include "alert/channel.h"
+#include "alert/secret_scrubber.h"
 #include "config/config_loader.h"
 #include "core/json_writer.h"
 #include "daemon/logging.h"
@@ -30,6 +34,35 @@ std::optional<config::Config> Load(const CommandLine& cl, const scheduler::JobCa
     return std::nullopt;
   }
   return std::move(*loaded.config);
+}
+
+// A random (version 4) UUID: a delivery id no real delivery has.
+std::string RandomDeliveryId() {
+  std::random_device random;
+  std::uint8_t bytes[16];
+  for (std::size_t i = 0; i < sizeof bytes; i += 4) {
+    const std::uint32_t word = random();
+    for (std::size_t k = 0; k < 4; ++k) bytes[i + k] = static_cast<std::uint8_t>(word >> (8 * k));
+  }
+  bytes[6] = static_cast<std::uint8_t>((bytes[6] & 0x0f) | 0x40);
+  bytes[8] = static_cast<std::uint8_t>((bytes[8] & 0x3f) | 0x80);
+  std::string out;
+  for (std::size_t i = 0; i < sizeof bytes; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += fmt::format("{:02x}", bytes[i]);
+  }
+  return out;
+}
+
+std::string_view ChannelType(const config::ChannelConfig& channel) {
+  switch (channel.settings.index()) {
+    case 0:
+      return "slack";
+    case 1:
+      return "email";
+    default:
+      return "webhook";
+  }
 }
 
 }  // namespace
@@ -200,6 +233,49 @@ int OnceCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog) {
     default:
       return 1;
   }
+}
+
+int AlertTestCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog,
+                     http::Client& http_client) {
+  const auto config = Load(cl, catalog);
+  if (!config) return 1;
+  const std::string& name = cl.positional.front();
+  const auto found = config->alerts.channels.find(name);
+  if (found == config->alerts.channels.end()) {
+    std::string names;
+    for (const auto& [known, channel] : config->alerts.channels) {
+      names += (names.empty() ? "" : ", ") + known;
+    }
+    std::cerr << "jobsd alert-test: no channel named '" << name << "' in " << cl.config_path
+              << " (alerts.channels: " << (names.empty() ? "none" : names) << ")\n";
+    return 2;
+  }
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown");
+
+  alert::Alert test;
+  test.kind = alert::AlertKind::kTest;
+  test.rule = "test";
+  test.severity = config::Severity::kInfo;
+  test.raised_at = std::chrono::time_point_cast<core::Duration>(std::chrono::system_clock::now());
+  test.summary = std::string("Test alert from jobsd on ") + host;
+  test.host = host;
+
+  const std::unique_ptr<alert::Channel> channel =
+      alert::MakeChannel(found->second, alert::ChannelContext{http_client});
+  const alert::DeliveryResult result =
+      channel->Deliver(alert::Delivery{test, RandomDeliveryId(), 1, {}});
+
+  std::string_view outcome = "delivered";
+  if (result.outcome == alert::DeliveryResult::Outcome::kRetry) outcome = "retry";
+  if (result.outcome == alert::DeliveryResult::Outcome::kRejected) outcome = "rejected";
+  std::string line = fmt::format("{} ({}): {}: {}", name, ChannelType(found->second), outcome,
+                                 alert::SecretScrubber(*config).Scrub(result.response));
+  if (result.retry_after) {
+    line += fmt::format(" (retry after {})", core::FormatDuration(*result.retry_after));
+  }
+  std::cout << line << "\n";
+  return result.outcome == alert::DeliveryResult::Outcome::kDelivered ? 0 : 1;
 }
 
 int VersionCommand() {

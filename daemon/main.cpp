@@ -2,6 +2,7 @@
 // only place that does), and hands over to the command.
 #include <iostream>
 
+#include "alert/email_channel.h"
 #include "daemon/command_line.h"
 #include "daemon/commands.h"
 #include "daemon/daemon.h"
@@ -24,6 +25,11 @@ scheduler::JobCatalog Catalog(http::Client& http_client) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // libcurl (the email channel) sets itself up once, before any thread exists.
+  if (auto curl = alert::InitEmailTransport(); !curl) {
+    std::cerr << "jobsd: " << curl.error().message << "\n";
+    return 1;
+  }
   auto cl = jobsd::ParseCommandLine(argc, argv);
   if (!cl) {
     std::cerr << "jobsd: " << cl.error().message << "\n\n" << jobsd::UsageText();
@@ -46,6 +52,7 @@ int main(int argc, char** argv) {
   if (command == "list") return jobsd::ListCommand(*cl, catalog);
   if (command == "history") return jobsd::HistoryCommand(*cl, catalog);
   if (command == "once") return jobsd::OnceCommand(*cl, catalog);
+  if (command == "alert-test") return jobsd::AlertTestCommand(*cl, catalog, http_client);
   return jobsd::RunDaemon(*cl, catalog, {[&http_client](metrics::Exposition& out) {
     http::WriteClientMetrics(http_client.Stats(), out);
   }});

@@ -72,6 +72,9 @@ std::optional<ChannelConfig> ReadChannel(const std::string& name, MapReader& cha
       email.tls =
           channel.Enum<SmtpTls>("tls", {{"starttls", SmtpTls::kStartTls}, {"none", SmtpTls::kNone}})
               .value_or(SmtpTls::kStartTls);
+      if (email.tls == SmtpTls::kNone && email.smtp_url.starts_with("smtps://")) {
+        channel.Report("tls", "smtps:// always uses TLS; use smtp:// for a server without TLS");
+      }
       out.settings = std::move(email);
       break;
     }
@@ -83,6 +86,14 @@ std::optional<ChannelConfig> ReadChannel(const std::string& name, MapReader& cha
       out.settings = std::move(webhook);
       break;
     }
+  }
+  out.ca_file = channel.Path("ca_file");
+  out.timeout = channel.Duration("timeout");
+  if (out.timeout &&
+      (*out.timeout < std::chrono::seconds(1) || *out.timeout > std::chrono::minutes(10))) {
+    channel.Report("timeout",
+                   "expected a timeout from 1s to 10m, got " + core::FormatDuration(*out.timeout));
+    out.timeout.reset();
   }
   return out;
 }

@@ -112,6 +112,12 @@ struct ChannelConfig {
   std::string name;
   int line = 0;  // where the channel is defined, for later messages
   std::variant<SlackChannel, EmailChannel, WebhookChannel> settings;
+  // `ca_file:` (any type): trust this CA (PEM) instead of the system store,
+  // for a private CA (and the tests).
+  std::optional<std::filesystem::path> ca_file;
+  // `timeout:` (any type): one delivery attempt, instead of the daemon's
+  // default (alert::ChannelContext::timeout).
+  std::optional<core::Duration> timeout;
 };
 
 struct AlertsConfig {
