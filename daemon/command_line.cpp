@@ -20,7 +20,7 @@ const std::set<std::string>& OptionsOf(const std::string& command) {
   static const std::set<std::string> kList{"-c", "--config", "--next", "--from", "--json"};
   static const std::set<std::string> kRun{"-c", "--config", "--log-level"};
   static const std::set<std::string> kOnce{"-c", "--config", "--set", "--log-level", "--json"};
-  static const std::set<std::string> kHistory{"-c", "--config", "--limit", "--json"};
+  static const std::set<std::string> kHistory{"-c", "--config", "--limit", "--json", "--alerts"};
   static const std::set<std::string> kAlertTest{"-c", "--config"};
   if (command == "check") return kCheck;
   if (command == "list") return kList;
@@ -59,8 +59,9 @@ commands:
                                   run one job now and exit with its result
                                   (0 ok, 1 failed, 124 timed out); --set
                                   overrides a key of the job's with: block
-  history -c FILE [JOB] [--limit N] [--json]
-                                  recorded runs, newest first (default 20)
+  history -c FILE [JOB] [--limit N] [--json] [--alerts]
+                                  recorded runs, newest first (default 20);
+                                  --alerts: alerts and their deliveries
   alert-test -c FILE CHANNEL      send a test alert through one channel of
                                   alerts.channels, once; print what the far
                                   end answered (exit 0 delivered, 1 not)
@@ -108,6 +109,11 @@ core::Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
     if (arg == "--json") {
       if (inline_value) return Unexpected(Usage("--json takes no value"));
       cl.json = true;
+      continue;
+    }
+    if (arg == "--alerts") {
+      if (inline_value) return Unexpected(Usage("--alerts takes no value"));
+      cl.alerts = true;
       continue;
     }
     auto v = value();

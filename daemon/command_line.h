@@ -22,6 +22,7 @@ struct CommandLine {
   std::optional<core::TimePoint> from;  // list --from TIME
   bool json = false;                    // --json
   int limit = 20;                       // history --limit N
+  bool alerts = false;                  // history --alerts
   std::vector<std::pair<std::string, std::string>> sets;  // once --set key=value
   std::optional<config::LogLevel> log_level;              // --log-level, overrides the config
 };

@@ -117,6 +117,72 @@ int ListCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog) {
   return 0;
 }
 
+namespace {
+
+// `history --alerts`: the outbox, newest first, one line per alert with how
+// each channel's delivery stands.
+int AlertHistory(const CommandLine& cl, store::RunStore& store) {
+  const std::string job = cl.positional.empty() ? "" : cl.positional.front();
+  auto alerts = store.RecentAlerts(job, cl.limit);
+  if (!alerts) {
+    std::cerr << "jobsd history: " << alerts.error().message << "\n";
+    return 1;
+  }
+  std::string out;
+  if (!cl.json) {
+    out += fmt::format("{:>6}  {:<27} {:<16} {:<20} {:<10} {:<8}  {:<40}  {}\n", "ID", "RAISED",
+                       "JOB", "RULE", "KIND", "SEVERITY", "DELIVERIES", "SUMMARY");
+  }
+  for (const auto& [alert, deliveries] : *alerts) {
+    if (cl.json) {
+      core::JsonWriter json;
+      json.Key("id").Int(alert.id);
+      json.Key("raised_at").String(core::FormatRfc3339(alert.raised_at));
+      json.Key("job");
+      alert.job.empty() ? json.Null() : json.String(alert.job);
+      json.Key("rule").String(alert.rule);
+      json.Key("kind").String(alert.kind);
+      json.Key("severity").String(alert.severity);
+      json.Key("summary").String(alert.summary);
+      json.Key("alert").Raw(alert.body);
+      json.Key("deliveries").BeginArray();
+      for (const store::AlertDelivery& delivery : deliveries) {
+        json.BeginObject();
+        json.Key("channel").String(delivery.channel);
+        json.Key("delivery_id").String(delivery.delivery_id);
+        json.Key("state").String(store::ToString(delivery.state));
+        json.Key("attempts").Int(delivery.attempts);
+        json.Key("last_attempt_at");
+        delivery.last_attempt_at ? json.String(core::FormatRfc3339(*delivery.last_attempt_at))
+                                 : json.Null();
+        json.Key("next_attempt_at");
+        delivery.state == store::DeliveryState::kPending
+            ? json.String(core::FormatRfc3339(delivery.next_attempt_at))
+            : json.Null();
+        json.Key("response").String(delivery.response);
+        json.EndObject();
+      }
+      json.EndArray();
+      out += json.Finish() + "\n";
+      continue;
+    }
+    std::string states;
+    for (const store::AlertDelivery& delivery : deliveries) {
+      if (!states.empty()) states += ' ';
+      states += fmt::format("{}:{}", delivery.channel, store::ToString(delivery.state));
+      if (delivery.attempts > 1) states += fmt::format("({})", delivery.attempts);
+    }
+    if (states.empty()) states = "(no channel)";
+    out += fmt::format("{:>6}  {:<27} {:<16} {:<20} {:<10} {:<8}  {:<40}  {}\n", alert.id,
+                       core::FormatRfc3339(alert.raised_at), alert.job.empty() ? "-" : alert.job,
+                       alert.rule, alert.kind, alert.severity, states, alert.summary);
+  }
+  std::cout << out;
+  return 0;
+}
+
+}  // namespace
+
 int HistoryCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog) {
   const auto config = Load(cl, catalog);
   if (!config) return 1;
@@ -125,6 +191,7 @@ int HistoryCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog) 
     std::cerr << "jobsd history: " << store.error().message << "\n";
     return 1;
   }
+  if (cl.alerts) return AlertHistory(cl, *store);
   const std::string job = cl.positional.empty() ? "" : cl.positional.front();
   auto runs = store->RecentRuns(job, cl.limit);
   if (!runs) {

@@ -16,8 +16,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include "alert/outbox.h"
+#include "alert/rule_evaluator.h"
 #include "config/config_loader.h"
 #include "daemon/commands.h"
 #include "daemon/logging.h"
@@ -34,6 +37,15 @@ namespace {
 namespace asio = boost::asio;
 
 // What a reload may not change: these are bound once at start.
+// How often `stale` is checked (and held-back alerts reconsidered).
+constexpr auto kAlertSweepEvery = std::chrono::seconds(30);
+
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0) return "unknown";
+  return name;
+}
+
 std::string RestartOnlyChange(const config::Config& running, const config::Config& next) {
   if (running.state.path != next.state.path) {
     return "state.path changed (" + running.state.path.string() + " -> " +
@@ -48,8 +60,12 @@ std::string RestartOnlyChange(const config::Config& running, const config::Confi
 class Daemon {
  public:
   Daemon(const CommandLine& cl, const scheduler::JobCatalog& catalog,
-         std::vector<http::MetricsCollector> collectors)
-      : cl_(cl), catalog_(catalog), signals_(loop_, SIGTERM, SIGINT, SIGHUP) {
+         std::vector<http::MetricsCollector> collectors,
+         alert::AlertOutbox::ChannelFactory make_channel)
+      : cl_(cl),
+        catalog_(catalog),
+        make_channel_(std::move(make_channel)),
+        signals_(loop_, SIGTERM, SIGINT, SIGHUP) {
     for (auto& collect : collectors) metrics_.AddCollector(std::move(collect));
   }
 
@@ -57,6 +73,9 @@ class Daemon {
 
  private:
   void WaitForSignal();
+  // Sets up alerting on the open store, before the recorder takes it.
+  bool StartAlerts(store::RunStore& store);
+  void SweepAlertsLater();
   void Reload();
   void ApplyReload(config::LoadResult loaded);
   void RefuseReload(const std::string& why);
@@ -70,6 +89,7 @@ class Daemon {
 
   const CommandLine& cl_;
   const scheduler::JobCatalog& catalog_;
+  const alert::AlertOutbox::ChannelFactory make_channel_;
   // The HTTP sockets live on an io_context and thread of their own, so that
   // reading requests and writing answers (a /metrics answer is megabytes)
   // never delays a timer on the loop. Each request hops to the loop, where
@@ -87,7 +107,13 @@ class Daemon {
   scheduler::SystemClock clock_;
   const core::TimePoint started_ = clock_.Now();
   http::DaemonMetrics metrics_{started_};
+  // Before the recorder: the recorder's last batch, written as it goes,
+  // still passes runs' ends through it.
+  std::unique_ptr<alert::RuleEvaluator> alert_rules_;
   std::unique_ptr<store::RunRecorder> recorder_;
+  // After the recorder: its channel threads ask the recorder, so they stop first.
+  std::unique_ptr<alert::AlertOutbox> outbox_;
+  asio::steady_timer alert_sweep_{loop_};
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<http::Api> api_;
   std::unique_ptr<http::Server> server_;
@@ -140,6 +166,7 @@ int Daemon::Run() {
                      health.error().message);
     return 1;
   }
+  if (!StartAlerts(*store)) return 1;
   auto recorder =
       store::RunRecorder::Start(std::move(*store), config_->state.keep_runs,
                                 [](const core::Error& e) { spdlog::error("{}", e.message); });
@@ -149,6 +176,15 @@ int Daemon::Run() {
     return 1;
   }
   recorder_ = std::move(*recorder);
+  recorder_->SetEndHook(
+      [this](store::RunStore& s, const store::RunEnd& end) { alert_rules_->OnRunEnd(s, end); });
+  outbox_ = std::make_unique<alert::AlertOutbox>(
+      *recorder_, make_channel_,
+      [this](const std::string& channel, config::Severity severity, std::string_view result) {
+        metrics_.RecordAlert(channel, alert::ToString(severity), result);
+      });
+  alert_rules_->OnAlertWritten([this] { outbox_->Wake(); });
+  outbox_->SetChannels(config_->alerts.channels);
 
   scheduler_ = std::make_unique<scheduler::Scheduler>(loop_, clock_, catalog_, *recorder_,
                                                       config_->ParallelRuns());
@@ -156,10 +192,12 @@ int Daemon::Run() {
   scheduler_->OnRunFinished([this](const scheduler::RunReport& run) { metrics_.RecordRun(run); });
   api_ = std::make_unique<http::Api>(loop_, clock_, *scheduler_, *recorder_, metrics_, started_);
   api_->SetConfig(config_);
+  api_->SetAlertChannels([this] { return outbox_->Health(); });
   // Listening comes before the first run: a port in use stops the start
   // before any job has run.
   if (!StartHttp()) return 1;
   scheduler_->Start(config_, last_slots);
+  SweepAlertsLater();
   WaitForSignal();
   systemd_.Ready(StatusLine());
   systemd_.StartWatchdog();
@@ -173,6 +211,7 @@ int Daemon::Run() {
   StopHttp();
   api_.reset();        // waits for a /metrics render
   scheduler_.reset();  // joins the worker pool
+  outbox_.reset();     // undelivered alerts stay in the store for the next start
   recorder_.reset();   // writes what is queued
   spdlog::info("jobsd stopped");
   return 0;
@@ -192,6 +231,7 @@ void Daemon::WaitForSignal() {
       return;
     }
     stopping_ = true;
+    alert_sweep_.cancel();
     api_->SetStopping();
     systemd_.StopWatchdog();
     systemd_.Stopping("Stopping: waiting for " + std::to_string(scheduler_->running()) +
@@ -206,6 +246,30 @@ void Daemon::WaitForSignal() {
       loop_.stop();
     });
     WaitForSignal();
+  });
+}
+
+bool Daemon::StartAlerts(store::RunStore& store) {
+  alert_rules_ = std::make_unique<alert::RuleEvaluator>(config_, HostName(), started_);
+  if (auto loaded = alert_rules_->Load(store); !loaded) {
+    spdlog::critical("cannot start: state file {}: reading alert state: {}",
+                     config_->state.path.string(), loaded.error().message);
+    return false;
+  }
+  if (config_->alerts.channels.empty()) {
+    spdlog::info("alerts: no channels configured; alerts are recorded but not sent");
+  }
+  return true;
+}
+
+// A sweep right away picks up streaks that grew while jobsd was down (runs
+// marked interrupted), then one every kAlertSweepEvery.
+void Daemon::SweepAlertsLater() {
+  const core::TimePoint now = clock_.Now();
+  recorder_->Write([this, now](store::RunStore& store) { alert_rules_->Sweep(store, now); });
+  alert_sweep_.expires_after(kAlertSweepEvery);
+  alert_sweep_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec && !stopping_) SweepAlertsLater();
   });
 }
 
@@ -252,6 +316,11 @@ void Daemon::ApplyReload(config::LoadResult loaded) {
   recorder_->set_keep_runs(config_->state.keep_runs);
   scheduler_->Apply(config_);
   api_->SetConfig(config_);
+  alert_rules_->SetConfig(config_);
+  outbox_->SetChannels(config_->alerts.channels);
+  const core::TimePoint now = clock_.Now();
+  recorder_->Write(
+      [this, now](store::RunStore& store) { alert_rules_->ReloadSucceeded(store, now); });
   metrics_.RecordReload(true);
   spdlog::info("reloaded {}: {} jobs", cl_.config_path, config_->jobs.size());
 }
@@ -260,6 +329,9 @@ void Daemon::RefuseReload(const std::string& why) {
   spdlog::error("reload refused, the running config stays in force: {}", why);
   metrics_.RecordReload(false);
   api_->ReloadFailed(why);
+  const core::TimePoint now = clock_.Now();
+  recorder_->Write(
+      [this, why, now](store::RunStore& store) { alert_rules_->ReloadFailed(store, why, now); });
 }
 
 bool Daemon::StartHttp() {
@@ -335,12 +407,13 @@ std::string Daemon::StatusLine() const {
 }  // namespace
 
 int RunDaemon(const CommandLine& cl, const scheduler::JobCatalog& catalog,
-              std::vector<http::MetricsCollector> collectors) {
+              std::vector<http::MetricsCollector> collectors,
+              alert::AlertOutbox::ChannelFactory make_channel) {
   // A broken pipe or a full disk must not kill the daemon: both come back as
   // errors (EPIPE, EFBIG) instead. Children get default handling back.
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGXFSZ, SIG_IGN);
-  Daemon daemon(cl, catalog, std::move(collectors));
+  Daemon daemon(cl, catalog, std::move(collectors), std::move(make_channel));
   return daemon.Run();
 }
 

@@ -5,14 +5,17 @@
 // ones get shutdown_grace, then are cancelled). Returns the exit code.
 #pragma once
 
+#include "alert/outbox.h"
 #include "daemon/command_line.h"
 #include "http/api_metrics.h"
 #include "scheduler/job.h"
 
 namespace jobsd {
 
-// `collectors` add figures of objects main() owns (the HTTP client) to /metrics.
+// `collectors` add figures of objects main() owns (the HTTP client) to
+// /metrics; `make_channel` builds the alert channels the config names.
 int RunDaemon(const CommandLine& cl, const scheduler::JobCatalog& catalog,
-              std::vector<http::MetricsCollector> collectors = {});
+              std::vector<http::MetricsCollector> collectors,
+              alert::AlertOutbox::ChannelFactory make_channel);
 
 }  // namespace jobsd

@@ -2,6 +2,7 @@
 // only place that does), and hands over to the command.
 #include <iostream>
 
+#include "alert/channel.h"
 #include "alert/email_channel.h"
 #include "daemon/command_line.h"
 #include "daemon/commands.h"
@@ -55,5 +56,8 @@ int main(int argc, char** argv) {
   if (command == "alert-test") return jobsd::AlertTestCommand(*cl, catalog, http_client);
   return jobsd::RunDaemon(*cl, catalog, {[&http_client](metrics::Exposition& out) {
     http::WriteClientMetrics(http_client.Stats(), out);
-  }});
+  }},
+                          [&http_client](const config::ChannelConfig& channel) {
+                            return alert::MakeChannel(channel, alert::ChannelContext{http_client});
+                          });
 }

@@ -46,6 +46,10 @@ std::string_view ResultName(DeliveryResult::Outcome outcome) {
   return "retry";
 }
 
+bool SameChannel(const config::ChannelConfig& a, const config::ChannelConfig& b) {
+  return a.settings == b.settings && a.ca_file == b.ca_file && a.timeout == b.timeout;
+}
+
 }  // namespace
 
 class AlertOutbox::Worker {
@@ -245,7 +249,7 @@ void AlertOutbox::SetChannels(const std::map<std::string, config::ChannelConfig>
   std::lock_guard lock(mutex_);
   for (auto it = workers_.begin(); it != workers_.end();) {
     const auto wanted = channels.find(it->first);
-    if (wanted != channels.end() && wanted->second.settings == it->second->config().settings) {
+    if (wanted != channels.end() && SameChannel(wanted->second, it->second->config())) {
       ++it;
       continue;
     }

@@ -102,6 +102,7 @@ struct ApiSnapshot {
   int generation = 0;
   std::optional<core::TimePoint> reload_failed_at;
   std::string reload_error;
+  std::vector<alert::ChannelHealth> channels;
 };
 
 struct Api::Impl {
@@ -136,6 +137,7 @@ struct Api::Impl {
   core::TimePoint loaded_at;
   std::optional<core::TimePoint> reload_failed_at;
   std::string reload_error;
+  std::function<std::vector<alert::ChannelHealth>()> channels;
   bool stopping = false;
   bool metrics_rendering = false;
   std::vector<Respond> metrics_waiting;
@@ -163,6 +165,10 @@ void Api::SetConfig(std::shared_ptr<const config::Config> config) {
 void Api::ReloadFailed(std::string error) {
   impl_->reload_failed_at = impl_->clock.Now();
   impl_->reload_error = std::move(error);
+}
+
+void Api::SetAlertChannels(std::function<std::vector<alert::ChannelHealth>()> channels) {
+  impl_->channels = std::move(channels);
 }
 
 void Api::SetStopping() { impl_->stopping = true; }
@@ -246,9 +252,17 @@ Response HealthAnswer(const ApiSnapshot& view) {
     if (!jobs_json.empty()) jobs_json += ',';
     jobs_json += one.Finish();
   }
-  json.Key("status").String(failing.empty() ? "ok" : "failing");
+  std::vector<std::string> failing_channels;
+  for (const alert::ChannelHealth& channel : view.channels) {
+    if (channel.failing()) failing_channels.push_back(channel.name);
+  }
+  const bool healthy = failing.empty() && failing_channels.empty();
+  json.Key("status").String(healthy ? "ok" : "failing");
   json.Key("failing").BeginArray();
   for (const auto& name : failing) json.String(name);
+  json.EndArray();
+  json.Key("failing_alert_channels").BeginArray();
+  for (const auto& name : failing_channels) json.String(name);
   json.EndArray();
   json.Key("started_at").String(core::FormatRfc3339(view.started));
   json.Key("config").BeginObject();
@@ -259,8 +273,21 @@ Response HealthAnswer(const ApiSnapshot& view) {
   json.Key("last_reload_error");
   view.reload_error.empty() ? json.Null() : json.String(view.reload_error);
   json.EndObject();
+  json.Key("alert_channels").BeginArray();
+  for (const alert::ChannelHealth& channel : view.channels) {
+    json.BeginObject();
+    json.Key("name").String(channel.name);
+    json.Key("status").String(channel.failing() ? "failing" : "ok");
+    json.Key("failures_in_a_row").Int(channel.failures_in_a_row);
+    OptionalTime(json, "last_delivered_at", channel.last_delivered_at);
+    OptionalTime(json, "last_failed_at", channel.last_failed_at);
+    json.Key("last_error");
+    channel.last_error.empty() ? json.Null() : json.String(channel.last_error);
+    json.EndObject();
+  }
+  json.EndArray();
   json.Key("jobs").Raw("[" + jobs_json + "]");
-  return Json(failing.empty() ? 200 : 503, json.Finish());
+  return Json(healthy ? 200 : 503, json.Finish());
 }
 
 Response JobsAnswer(const ApiSnapshot& view) {
@@ -281,8 +308,15 @@ Response JobsAnswer(const ApiSnapshot& view) {
 }  // namespace
 
 ApiSnapshot Api::Impl::Snapshot() const {
-  return ApiSnapshot{config,    scheduler.Status(), clock.Now(),      started,
-                     loaded_at, generation,         reload_failed_at, reload_error};
+  return ApiSnapshot{config,
+                     scheduler.Status(),
+                     clock.Now(),
+                     started,
+                     loaded_at,
+                     generation,
+                     reload_failed_at,
+                     reload_error,
+                     channels ? channels() : std::vector<alert::ChannelHealth>{}};
 }
 
 void Api::Impl::OffLoop(std::function<Response(const ApiSnapshot&)> answer, Respond respond) {

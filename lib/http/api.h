@@ -13,6 +13,9 @@
 // Records, or EventBridge's, with detail) and starts each job whose on_s3:
 // matches one of its objects, once per request (trigger event).
 //
+// /health also lists the alert channels; one that keeps failing (3 attempts
+// in a row) makes it 503 too, since then nobody hears of failing jobs.
+//
 // POST endpoints need `Authorization: Bearer <http.token>`, compared in
 // constant time: 401 without it, 403 with a wrong one, and 403 for every
 // POST when no token is configured.
@@ -22,6 +25,7 @@
 #include <optional>
 #include <string>
 
+#include "alert/outbox.h"
 #include "config/config.h"
 #include "core/time.h"
 #include "http/api_metrics.h"
@@ -49,6 +53,9 @@ class Api {
   void SetConfig(std::shared_ptr<const config::Config> config);
   // A reload that was refused; shown on /health until the next good one.
   void ReloadFailed(std::string error);
+  // Where /health learns how the alert channels are doing; loop thread,
+  // called for each /health request (it must be quick).
+  void SetAlertChannels(std::function<std::vector<alert::ChannelHealth>()> channels);
   // From here on /readyz answers 503 (the daemon is stopping).
   void SetStopping();
 

@@ -70,12 +70,14 @@ DaemonMetrics::DaemonMetrics(core::TimePoint started)
                                     {"job", "kind"})),
       reloads_(registry_.AddCounter("jobsd_config_reloads_total",
                                     "Config reloads (SIGHUP), by result.", {"result"})),
+      alerts_(registry_.AddCounter("jobsd_alerts_total",
+                                   "Alert deliveries, by channel, severity and result "
+                                   "(delivered, retry, rejected, expired).",
+                                   {"channel", "severity", "result"})),
       lateness_series_(lateness_.With({})) {
   // Both results exist from the start, so a rate() over them works at once.
   reloads_.With({"ok"});
   reloads_.With({"failed"});
-  registry_.AddCounter("jobsd_alerts_total", "Alerts sent, by channel, severity and result.",
-                       {"channel", "severity", "result"});
   registry_.AddGauge("jobsd_data_folder_bytes", "Size of data folders the jobs keep.", {"path"});
 }
 
@@ -108,6 +110,11 @@ void DaemonMetrics::RecordRun(const scheduler::RunReport& run) {
 }
 
 void DaemonMetrics::RecordReload(bool ok) { reloads_.With({ok ? "ok" : "failed"}).Add(); }
+
+void DaemonMetrics::RecordAlert(const std::string& channel, std::string_view severity,
+                                std::string_view result) {
+  alerts_.With({channel, std::string(severity), std::string(result)}).Add();
+}
 
 void DaemonMetrics::Render(std::string& out, const std::vector<scheduler::JobStatus>& jobs) const {
   registry_.Render(out);

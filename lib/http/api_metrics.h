@@ -34,6 +34,8 @@ class DaemonMetrics {
 
   void RecordRun(const scheduler::RunReport& run);
   void RecordReload(bool ok);
+  // An alert delivery's outcome (delivered, retry, rejected, expired). Any thread.
+  void RecordAlert(const std::string& channel, std::string_view severity, std::string_view result);
   // Set-up only, before the first Render.
   void AddCollector(MetricsCollector collector) { collectors_.push_back(std::move(collector)); }
 
@@ -52,6 +54,7 @@ class DaemonMetrics {
   metrics::Family<metrics::Histogram>& lateness_;
   metrics::Family<metrics::Counter>& records_;
   metrics::Family<metrics::Counter>& reloads_;
+  metrics::Family<metrics::Counter>& alerts_;
 
   // Loop thread only: each job's series, looked up once (a run costs no
   // label lookups, which matters at thousands of runs a second).

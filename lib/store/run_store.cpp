@@ -580,11 +580,13 @@ core::Result<void> RunStore::UpdateDelivery(const AlertDelivery& delivery) {
 }
 
 core::Result<std::vector<std::pair<StoredAlert, std::vector<AlertDelivery>>>>
-RunStore::RecentAlerts(int limit) {
-  auto alerts = db_.Prepare("SELECT " + std::string(kAlertColumns) +
-                            " FROM alerts a ORDER BY a.id DESC LIMIT ?1");
+RunStore::RecentAlerts(std::string_view job, int limit) {
+  auto alerts =
+      db_.Prepare("SELECT " + std::string(kAlertColumns) + " FROM alerts a " +
+                  (job.empty() ? "" : "WHERE a.job = ?2 ") + "ORDER BY a.id DESC LIMIT ?1");
   if (!alerts) return Unexpected(alerts.error());
   alerts->Bind(1, std::int64_t{limit});
+  if (!job.empty()) alerts->Bind(2, job);
   std::vector<std::pair<StoredAlert, std::vector<AlertDelivery>>> out;
   for (;;) {
     auto row = alerts->Step();

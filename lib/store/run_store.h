@@ -168,9 +168,10 @@ class RunStore {
   core::Result<std::optional<core::TimePoint>> NextDeliveryDue(std::string_view channel);
   // Stores a delivery's state, attempts, next attempt and last answer.
   core::Result<void> UpdateDelivery(const AlertDelivery& delivery);
-  // The newest alerts first, each with its deliveries.
+  // The newest alerts first, each with its deliveries; all jobs' (and the
+  // daemon-wide ones) when `job` is empty.
   core::Result<std::vector<std::pair<StoredAlert, std::vector<AlertDelivery>>>> RecentAlerts(
-      int limit);
+      std::string_view job, int limit);
   // Deletes alerts older than `before` whose deliveries are all settled.
   core::Result<int> PruneAlerts(core::TimePoint before);
   core::Result<std::vector<AlertRuleState>> AlertStates();

@@ -66,3 +66,13 @@ TEST_CASE("command line: mistakes are named", "[cli]") {
     CHECK_THAT(parsed.error().message, Catch::Contains(c.message));
   }
 }
+
+TEST_CASE("command line: history --alerts", "[cli]") {
+  auto alerts = Parse({"history", "-c", "a.yaml", "--alerts", "--json", "sync"});
+  REQUIRE(alerts);
+  CHECK(alerts->alerts);
+  CHECK(alerts->json);
+  CHECK(alerts->positional == std::vector<std::string>{"sync"});
+  CHECK_FALSE(Parse({"history", "--alerts=yes"}));
+  CHECK_FALSE(Parse({"list", "--alerts"}));
+}

@@ -130,7 +130,7 @@ struct Harness {
     recorder->Flush();
     std::promise<void> done;
     recorder->Query([&](store::RunStore& s) {
-      auto alerts = s.RecentAlerts(100);
+      auto alerts = s.RecentAlerts("", 100);
       REQUIRE(alerts);
       for (auto& [alert, list] : *alerts) all.insert(all.end(), list.begin(), list.end());
       done.set_value();

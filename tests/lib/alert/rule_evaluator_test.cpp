@@ -63,7 +63,7 @@ struct Harness {
   }
 
   std::vector<std::pair<store::StoredAlert, std::vector<store::AlertDelivery>>> Alerts() {
-    auto alerts = store.RecentAlerts(100);
+    auto alerts = store.RecentAlerts("", 100);
     REQUIRE(alerts);
     std::reverse(alerts->begin(), alerts->end());  // oldest first
     return *alerts;
@@ -152,7 +152,7 @@ TEST_CASE("a restart neither repeats an alert nor forgets the recovery", "[alert
   end(evaluator, s, RunStatus::kFailed, 180);
   evaluator.Sweep(s, T(190));
   end(evaluator, s, RunStatus::kOk, 240);
-  auto alerts = s.RecentAlerts(10);
+  auto alerts = s.RecentAlerts("", 10);
   REQUIRE(alerts);
   REQUIRE(alerts->size() == 2);
   CHECK((*alerts)[1].first.kind == "firing");
