@@ -128,7 +128,8 @@ void RuleEvaluator::OnRunEnd(store::RunStore& store, const store::RunEnd& end) {
   if (job == nullptr) return;  // removed by a reload while it ran
   const config::AlertRules& rules = job->alerts;
   const core::TimePoint now = end.finished_at;
-  const std::string error = current->scrubber.Scrub(end.error);
+  // The raw error; scrubbed only when an alert carries it.
+  const std::string& error = end.error;
 
   CheckStreak(store, *current, *job, facts, streak_before, now, end.id, error, ok);
 
@@ -153,7 +154,7 @@ void RuleEvaluator::OnRunEnd(store::RunStore& store, const store::RunEnd& end) {
         alert.threshold = Seconds(level->threshold);
         alert.run_id = end.id;
         alert.consecutive_failures = facts.streak;
-        alert.last_error = error;
+        alert.last_error = current->scrubber.Scrub(error);
         return alert;
       };
       verdict.recovery = [&] {
@@ -236,7 +237,7 @@ void RuleEvaluator::CheckStreak(store::RunStore& store, const Policy& policy,
     alert.threshold = level->threshold;
     alert.value = facts.streak;
     alert.run_id = run_id;
-    alert.last_error = error;
+    alert.last_error = policy.scrubber.Scrub(error);
     return alert;
   };
   verdict.recovery = [&] {
