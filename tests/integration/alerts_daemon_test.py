@@ -304,6 +304,33 @@ class AlertsDaemonTest(unittest.TestCase):
         self.assertEqual(len(alerts), 1)
         self.assertEqual(alerts[0]["deliveries"][0]["state"], "delivered")
 
+    def test_a_refused_reload_alerts_once_and_a_good_one_recovers(self):
+        self.write_config(["hook"])
+        config = os.path.join(self.dir, "jobsd.yaml")
+        with open(config) as f:
+            good = f.read().replace("consecutive_failures: {threshold: 3, severity: critical}",
+                                    "reload_failed: {severity: critical}")
+        with open(config, "w") as f:
+            f.write(good)
+        daemon = self.start()
+        with open(config, "w") as f:
+            f.write(good.replace("every: 1s", "every: 1 second"))
+        daemon.proc.send_signal(signal.SIGHUP)
+        first = self.wait("the reload_failed alert", lambda: self.answered("/hook"))
+        daemon.proc.send_signal(signal.SIGHUP)  # still broken: the same incident
+        time.sleep(1)
+        with open(config, "w") as f:
+            f.write(good)
+        daemon.proc.send_signal(signal.SIGHUP)
+        self.wait("the recovery", lambda: len(self.answered("/hook")) == 2)
+        time.sleep(1)
+        bodies = [json.loads(r["body"]) for r in self.answered("/hook")]
+        self.assertEqual([(b["rule"], b["kind"]) for b in bodies],
+                         [("reload_failed", "firing"), ("reload_failed", "recovery")])
+        self.assertIsNone(bodies[0]["job"])
+        self.assertIn("jobs.flaky.every", bodies[0]["last_error"])
+        self.assertEqual(first[0]["status"], 200)
+
 
 def main():
     global JOBSD, RECEIVER
