@@ -30,7 +30,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libstdc++6 libsqlite3-0 libdate-tz3 libyaml-cpp0.7 libyaml-0-2 libssl3 libspdlog1.10 libfmt9 \
-      libsystemd0 libboost-json1.81.0 libboost-url1.81.0 zlib1g \
+      libsystemd0 libboost-json1.81.0 libboost-url1.81.0 zlib1g libcurl4 \
       tzdata ca-certificates curl tini \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/jobsd --shell /usr/sbin/nologin jobsd \

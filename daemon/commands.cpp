@@ -36,24 +36,6 @@ std::optional<config::Config> Load(const CommandLine& cl, const scheduler::JobCa
   return std::move(*loaded.config);
 }
 
-// A random (version 4) UUID: a delivery id no real delivery has.
-std::string RandomDeliveryId() {
-  std::random_device random;
-  std::uint8_t bytes[16];
-  for (std::size_t i = 0; i < sizeof bytes; i += 4) {
-    const std::uint32_t word = random();
-    for (std::size_t k = 0; k < 4; ++k) bytes[i + k] = static_cast<std::uint8_t>(word >> (8 * k));
-  }
-  bytes[6] = static_cast<std::uint8_t>((bytes[6] & 0x0f) | 0x40);
-  bytes[8] = static_cast<std::uint8_t>((bytes[8] & 0x3f) | 0x80);
-  std::string out;
-  for (std::size_t i = 0; i < sizeof bytes; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += fmt::format("{:02x}", bytes[i]);
-  }
-  return out;
-}
-
 std::string_view ChannelType(const config::ChannelConfig& channel) {
   switch (channel.settings.index()) {
     case 0:
@@ -331,7 +313,7 @@ int AlertTestCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog
   const std::unique_ptr<alert::Channel> channel =
       alert::MakeChannel(found->second, alert::ChannelContext{http_client});
   const alert::DeliveryResult result =
-      channel->Deliver(alert::Delivery{test, RandomDeliveryId(), 1, {}});
+      channel->Deliver(alert::Delivery{test, store::NewDeliveryId(), 1, {}});
 
   std::string_view outcome = "delivered";
   if (result.outcome == alert::DeliveryResult::Outcome::kRetry) outcome = "retry";

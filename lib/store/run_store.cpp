@@ -155,14 +155,18 @@ AlertDelivery ReadDelivery(const Statement& row, int first) {
   return delivery;
 }
 
-// 128 random bits as hex: unique without coordination, even across state
-// files, so a receiver may dedupe on it.
+}  // namespace
+
 std::string NewDeliveryId() {
   thread_local std::mt19937_64 random(std::random_device{}());
-  return fmt::format("{:016x}{:016x}", random(), random());
+  std::uint64_t high = random();
+  std::uint64_t low = random();
+  high = (high & ~std::uint64_t{0xf000}) | 0x4000;                         // version 4
+  low = (low & ~(std::uint64_t{0xc} << 60)) | (std::uint64_t{0x8} << 60);  // RFC 4122 variant
+  const std::string hex = fmt::format("{:016x}{:016x}", high, low);
+  return hex.substr(0, 8) + '-' + hex.substr(8, 4) + '-' + hex.substr(12, 4) + '-' +
+         hex.substr(16, 4) + '-' + hex.substr(20);
 }
-
-}  // namespace
 
 std::string_view ToString(RunStatus status) { return kStatusNames[static_cast<int>(status)]; }
 std::string_view ToString(Trigger trigger) { return kTriggerNames[static_cast<int>(trigger)]; }

@@ -100,6 +100,10 @@ struct AlertRuleState {
   std::optional<core::TimePoint> last_sent_at;
 };
 
+// A delivery id: a random (version 4) UUID, unique without coordination
+// (even across state files), so a receiver may dedupe on it.
+std::string NewDeliveryId();
+
 struct JobHealth {
   std::string job;
   int consecutive_failures = 0;

@@ -112,7 +112,7 @@ TEST_CASE("an incident raises one alert when the streak reaches the threshold, o
   CHECK(deliveries[0].channel == "mail");
   CHECK(deliveries[1].channel == "slack");
   CHECK(deliveries[0].state == store::DeliveryState::kPending);
-  CHECK(deliveries[0].delivery_id.size() == 32);
+  CHECK(deliveries[0].delivery_id.size() == 36);  // a UUID
   CHECK(deliveries[0].delivery_id != deliveries[1].delivery_id);
   CHECK(alerts[1].first.summary == "sync succeeded again after 5 failures in a row");
   CHECK(alerts[1].second.size() == 2);  // routed like the alert it ends
