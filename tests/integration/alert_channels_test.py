@@ -23,7 +23,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -33,9 +32,13 @@ import time
 import unittest
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import alert_peers  # noqa: E402
+from alert_peers import read_jsonl  # noqa: E402
+
 JOBSD = None
 RECEIVER = None
-SMTP_SINK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes", "smtp_sink.py")
+SMTP_SINK = alert_peers.SMTP_SINK
 
 SMTP_USER = "jobsd-alerts"
 SMTP_PASSWORD = "correct-horse-battery"
@@ -44,79 +47,33 @@ SLACK_PATH = "/services/T0001/B0002/slackTokenSecret77"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
-def wait_for_file(path, proc, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if os.path.exists(path):
-            with open(path) as f:
-                return int(f.read().strip())
-        if proc.poll() is not None:
-            raise RuntimeError("%s exited with %s" % (proc.args[0], proc.returncode))
-        time.sleep(0.02)
-    raise RuntimeError("no port file %s" % path)
-
-
-def read_jsonl(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 class AlertChannelsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="jobsd-alerts-it-")
-        cls.procs = []
+        cls.peers = alert_peers.Peers(cls.dir)
         d = cls.dir
-        script = (
-            "set -e; cd '%s'; "
-            "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
-            "-subj '/CN=jobsd test CA' >/dev/null 2>&1; "
-            "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr "
-            "-subj '/CN=localhost' >/dev/null 2>&1; "
-            "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext; "
-            "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-            "-out server.pem -days 2 -extfile san.ext >/dev/null 2>&1" % d)
-        subprocess.run(["/bin/sh", "-c", script], check=True)
-        cert, key = os.path.join(d, "server.pem"), os.path.join(d, "server.key")
+        _, cert, key = alert_peers.make_test_ca(d)
         try:
-            cls.smtp_port = cls.start(
+            cls.smtp_port = cls.peers.start(
                 ["/usr/bin/python3", SMTP_SINK, "--mode", "starttls", "--cert", cert,
                  "--key", key, "--username", SMTP_USER, "--password", SMTP_PASSWORD,
-                 "--out", os.path.join(d, "smtp.jsonl")], "smtp.port")
-            cls.smtps_port = cls.start(
+                 "--out", os.path.join(d, "smtp.jsonl")], "smtp")
+            cls.smtps_port = cls.peers.start(
                 ["/usr/bin/python3", SMTP_SINK, "--mode", "smtps", "--cert", cert, "--key", key,
                  "--username", SMTP_USER, "--password", SMTP_PASSWORD,
-                 "--out", os.path.join(d, "smtps.jsonl")], "smtps.port")
-            cls.http_port = cls.start(
+                 "--out", os.path.join(d, "smtps.jsonl")], "smtps")
+            cls.http_port = cls.peers.start(
                 [RECEIVER, "--tls-cert", cert, "--tls-key", key,
-                 "--log", os.path.join(d, "http.jsonl")], "http.port")
+                 "--log", os.path.join(d, "http.jsonl")], "http")
         except Exception:
             cls.tearDownClass()
             raise
         cls.write_config()
 
     @classmethod
-    def start(cls, argv, port_file):
-        path = os.path.join(cls.dir, port_file)
-        log = open(os.path.join(cls.dir, port_file + ".log"), "w")
-        proc = subprocess.Popen(argv + ["--port-file", path], stdout=log, stderr=log)
-        log.close()
-        cls.procs.append(proc)
-        return wait_for_file(path, proc)
-
-    @classmethod
     def tearDownClass(cls):
-        for p in cls.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in cls.procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        cls.peers.stop()
         if os.environ.get("JOBSD_ALERTS_KEEP"):
             print("kept", cls.dir)
         else:
