@@ -117,6 +117,11 @@ struct Harness {
         [stored, channels](store::RunStore& s) { REQUIRE(s.InsertAlert(stored, channels)); });
   }
 
+  int Count(const std::string& key) {
+    std::lock_guard lock(counts_mutex);
+    return counts[key];
+  }
+
   // Waits until `channel` saw `n` delivery attempts.
   bool WaitFor(const std::string& channel, std::size_t n, std::chrono::milliseconds limit = 5s) {
     if (!logs[channel]) logs[channel] = std::make_shared<ScriptedChannel::Log>();
@@ -172,9 +177,9 @@ TEST_CASE("the outbox delivers what was written, retries what may pass, never wh
   CHECK(deliveries[0].response == "HTTP 400 invalid_payload");
   CHECK(deliveries[1].state == store::DeliveryState::kDelivered);
   CHECK(deliveries[1].attempts == 3);
-  CHECK(h.counts["slack/retry"] == 2);
-  CHECK(h.counts["slack/delivered"] == 1);
-  CHECK(h.counts["hook/rejected"] == 1);
+  CHECK(h.Count("slack/retry") == 2);
+  CHECK(h.Count("slack/delivered") == 1);
+  CHECK(h.Count("hook/rejected") == 1);
 }
 
 TEST_CASE("a hanging channel holds up neither the other channels nor a stop", "[alert]") {
@@ -223,9 +228,8 @@ TEST_CASE("an alert not delivered within a day expires", "[alert]") {
               std::chrono::system_clock::now().time_since_epoch() - std::chrono::hours(25))));
   auto outbox = h.Outbox();
   outbox->SetChannels(Harness::Channels({"slack"}));
-  for (int i = 0; i < 100 && h.counts["slack/expired"] == 0; ++i) {
+  for (int i = 0; i < 100 && h.Count("slack/expired") == 0; ++i) {
     std::this_thread::sleep_for(20ms);
-    std::lock_guard lock(h.counts_mutex);
   }
   outbox->Stop();
   CHECK(h.logs["slack"]->deliveries.empty());
