@@ -76,3 +76,12 @@ TEST_CASE("command line: history --alerts", "[cli]") {
   CHECK_FALSE(Parse({"history", "--alerts=yes"}));
   CHECK_FALSE(Parse({"list", "--alerts"}));
 }
+
+TEST_CASE("command line: alert-test", "[cli]") {
+  auto test = Parse({"alert-test", "-c", "a.yaml", "team-slack"});
+  REQUIRE(test);
+  CHECK(test->command == "alert-test");
+  CHECK(test->positional == std::vector<std::string>{"team-slack"});
+  CHECK_FALSE(Parse({"alert-test", "-c", "a.yaml", "a", "b"}));
+  CHECK_FALSE(Parse({"alert-test", "-c", "a.yaml", "--json", "a"}));
+}
