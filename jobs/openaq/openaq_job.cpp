@@ -24,6 +24,13 @@ std::int64_t ToSeconds(core::TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
+std::string LimitText(http::RateLimit limit) {
+  auto window = [](int n, const char* unit) {
+    return n > 0 ? std::to_string(n) + "/" + unit : std::string("no limit per ") + unit;
+  };
+  return window(limit.per_minute, "min") + " and " + window(limit.per_hour, "h");
+}
+
 core::Error Fatal(std::string message) {
   return core::Error{core::ErrorKind::kUpstream, std::move(message), false};
 }
@@ -63,7 +70,12 @@ class OpenaqJob final : public scheduler::Job {
     auto base = http::ParseUrl(settings_.base_url);
     if (!base) return core::Unexpected(base.error());
     upstream_ = "openaq " + base->Authority();
-    client_.SetRateLimit(upstream_, {settings_.per_minute, settings_.per_hour});
+    const auto shared = client_.SetRateLimit(upstream_, {settings_.per_minute, settings_.per_hour});
+    if (shared.first_disagreement) {
+      ctx.Warn("rate_limit: the jobs using " + upstream_ + " ask for different limits (this one " +
+               LimitText({settings_.per_minute, settings_.per_hour}) +
+               "); one limiter at the strictest serves them all: " + LimitText(shared.in_force));
+    }
     call_.deadline = ctx.cancel().deadline();
     call_.cancelled = [&ctx] { return ctx.cancel().Cancelled(); };
     call_.ca_file = settings_.ca_file;

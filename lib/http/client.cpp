@@ -287,8 +287,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
   std::shared_ptr<RateLimiter> LimiterFor(const std::string& upstream) {
     std::lock_guard lock(mutex);
-    const auto it = limiters.find(upstream);
-    return it == limiters.end() ? nullptr : it->second;
+    const auto it = upstreams.find(upstream);
+    return it == upstreams.end() ? nullptr : it->second.limiter;
   }
 
   void Count(const std::string& host, int status, Steady::duration spent) {
@@ -742,7 +742,14 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
   // Guarded by mutex.
   mutable std::mutex mutex;
-  std::map<std::string, std::shared_ptr<RateLimiter>> limiters;
+  // One per upstream that any caller set a limit for.
+  struct Upstream {
+    std::shared_ptr<RateLimiter> limiter;  // null while the limit is "none"
+    RateLimit in_force;
+    bool asked = false;      // SetRateLimit was called for it
+    bool disagreed = false;  // two callers asked for different limits
+  };
+  std::map<std::string, Upstream> upstreams;
   ClientStats stats;
 };
 
@@ -787,18 +794,27 @@ Client::Client(ClientOptions options) : impl_(std::make_shared<Impl>(std::move(o
 
 Client::~Client() { impl_->Stop(); }
 
-void Client::SetRateLimit(const std::string& upstream, RateLimit limit) {
+Client::SharedRateLimit Client::SetRateLimit(const std::string& upstream, RateLimit limit) {
   std::lock_guard lock(impl_->mutex);
-  auto& slot = impl_->limiters[upstream];
-  if (limit.unlimited()) {
-    impl_->limiters.erase(upstream);
-    return;
+  Impl::Upstream& u = impl_->upstreams[upstream];
+  SharedRateLimit out;
+  if (!u.asked) {
+    u.asked = true;
+    u.in_force = limit;
+  } else if (limit != u.in_force) {
+    out.first_disagreement = !u.disagreed;
+    u.disagreed = true;
+    u.in_force = Strictest(u.in_force, limit);
   }
-  if (slot && slot->limit().per_minute == limit.per_minute &&
-      slot->limit().per_hour == limit.per_hour) {
-    return;
+  if (!u.in_force.unlimited()) {
+    if (!u.limiter) {
+      u.limiter = std::make_shared<RateLimiter>(u.in_force);
+    } else {
+      u.limiter->Tighten(u.in_force);
+    }
   }
-  slot = std::make_shared<RateLimiter>(limit);
+  out.in_force = u.in_force;
+  return out;
 }
 
 PendingResponse Client::Start(ClientRequest request, CallOptions options) {

@@ -21,8 +21,8 @@
 //     timeouts, 408/429/500/502/503/504, exponential backoff with full jitter,
 //     Retry-After and rate-limit reset headers honoured.
 //   - A token-bucket limiter per upstream (SetRateLimit), shared by every call
-//     of every job through this client; a 429 pauses that upstream's limiter
-//     for everyone until its reset.
+//     of every job through this client (the strictest limit any job asked
+//     for); a 429 pauses that upstream's limiter for everyone until its reset.
 //   - HTTPS_PROXY / HTTP_PROXY / NO_PROXY (ClientOptions::proxy; the daemon
 //     passes ProxySettings::FromEnvironment()), HTTPS through CONNECT.
 //   - Every attempt counted and timed (Stats()); URLs in errors are redacted
@@ -159,9 +159,22 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Limits every later call whose ClientRequest::upstream (or host) is `upstream`.
-  // Setting a different limit replaces the limiter; the same one keeps it.
-  void SetRateLimit(const std::string& upstream, RateLimit limit);
+  // What SetRateLimit made of a caller's limit.
+  struct SharedRateLimit {
+    RateLimit in_force;  // the upstream's limit now (unlimited: no limiter)
+    // True for the first call (per upstream, for the client's lifetime) that
+    // asked for a limit other than the one in force: the caller should say
+    // so once. Later disagreements are applied silently.
+    bool first_disagreement = false;
+  };
+
+  // Limits every later call whose ClientRequest::upstream (or host) is
+  // `upstream`. There is one limiter per upstream for every job: when
+  // callers ask for different limits, the strictest of them (window by
+  // window) stays in force and the existing limiter is tightened in place,
+  // its spent tokens kept. A limit is never loosened while the client lives
+  // (a looser limit after a config reload takes a restart).
+  SharedRateLimit SetRateLimit(const std::string& upstream, RateLimit limit);
 
   // Starts a call and returns at once.
   PendingResponse Start(ClientRequest request, CallOptions options = {});

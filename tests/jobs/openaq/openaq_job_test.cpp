@@ -219,6 +219,25 @@ TEST_CASE("openaq job: 429 waits as the rate-limit headers say", "[openaq][job]"
   h.CheckExact();
 }
 
+TEST_CASE("openaq job: two jobs with different rate limits share one limiter at the strictest",
+          "[openaq][job]") {
+  Harness h;
+  const std::string upstream = "openaq 127.0.0.1:" + std::to_string(h.fake.port());
+  h.settings.per_minute = 6000;
+  h.settings.per_hour = 0;
+  REQUIRE(h.Run());
+  // A second job (same client, same upstream) with a stricter per-minute
+  // limit and no hourly one: the limiter keeps 600/min.
+  h.settings.per_minute = 600;
+  REQUIRE(h.Run());
+  h.settings.per_minute = 6000;
+  REQUIRE(h.Run());
+  const auto shared = h.client.SetRateLimit(upstream, {0, 0});
+  CHECK(shared.in_force == http::RateLimit{600, 0});
+  CHECK_FALSE(shared.first_disagreement);  // the job run said it already
+  h.CheckExact();
+}
+
 TEST_CASE("openaq job: a hanging upstream times the run out; the next run completes it",
           "[openaq][job]") {
   Harness h;
