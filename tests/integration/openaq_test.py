@@ -265,7 +265,8 @@ class OpenaqTest(unittest.TestCase):
             p.stdout.close()
         self.procs = []
         self.start_fake(records=12000)
-        self.write_config(every="1s", page_size=200, start="800d")
+        self.write_config(every="1s", page_size=200, start="800d",
+                          extra="      export: {format: jsonl, folder: exports}\n")
         seed = int(os.environ.get("JOBSD_OPENAQ_SEED", random.randrange(1 << 30)))
         rnd = random.Random(seed)
         for round_ in range(2):
@@ -304,6 +305,23 @@ class OpenaqTest(unittest.TestCase):
                    if r["status"] != "skipped"])
         self.assertIn("interrupted", statuses)
         self.assert_exact()
+        self.assert_export_exact()
+
+    def assert_export_exact(self):
+        # Every stored row is in its location's export file exactly once,
+        # and every line is whole.
+        stored, _, _ = self.stored()
+        exported = []
+        folder = os.path.join(self.dir, "exports")
+        for name in sorted(os.listdir(folder)):
+            with open(os.path.join(folder, name)) as f:
+                for line in f:
+                    self.assertTrue(line.endswith("\n"), "%s: a torn last line" % name)
+                    r = json.loads(line)
+                    self.assertFalse(r["updated"])
+                    exported.append((r["sensor_id"], epoch(r["period_end"])))
+        self.assertEqual(len(exported), len(set(exported)), "duplicate export lines")
+        self.assertEqual(set(exported), set(stored))
 
     def test_daemon_runs_it_on_schedule(self):
         self.write_config(every="1s")
