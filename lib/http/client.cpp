@@ -117,6 +117,7 @@ class BodySink {
   // Raw bytes as they come off the wire.
   core::Result<void> Write(const char* data, std::size_t size) {
     if (!inflating_) return Put(data, size);
+    fed_ += size;
     if (stream_end_) return {};  // trailing bytes after the gzip stream
     z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
     z_.avail_in = static_cast<uInt>(size);
@@ -139,7 +140,8 @@ class BodySink {
   // The body is complete: checks the gzip stream ended, then (for a file)
   // flushes it to disk and moves it into place.
   core::Result<void> Finish() {
-    if (inflating_ && !stream_end_) {
+    // No body at all (HEAD, 204, 304) is no truncated gzip.
+    if (inflating_ && !stream_end_ && fed_ > 0) {
       return core::Unexpected(
           MakeError(core::ErrorKind::kUpstream, "gzip response body is truncated", true));
     }
@@ -161,7 +163,9 @@ class BodySink {
 
   // A hint from Content-Length, for a body kept in memory.
   void Reserve(std::uint64_t size) {
-    if (!file_ && size <= cap_) memory_.reserve(std::size_t(size));
+    // Only up to 16 MiB on the server's word; a longer body grows as it comes.
+    if (!file_ && size <= cap_)
+      memory_.reserve(std::size_t(std::min<std::uint64_t>(size, 16 << 20)));
   }
   std::string TakeMemory() { return std::move(memory_); }
   std::uint64_t size() const { return size_; }
@@ -190,6 +194,7 @@ class BodySink {
   std::string memory_;
   z_stream z_{};
   bool inflating_ = false;
+  std::uint64_t fed_ = 0;  // compressed bytes seen
   bool stream_end_ = false;
   std::filesystem::path target_;
   std::filesystem::path temp_;  // set while a temporary file exists
@@ -526,6 +531,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       bhttp::response_parser<bhttp::buffer_body> parser;
       parser.body_limit(boost::none);  // the sink applies the cap, to the decoded size
       parser.header_limit(64 * 1024);
+      // An answer to HEAD announces a length but carries no body.
+      if (request.method == "HEAD") parser.skip(true);
       BodySink sink(op.options.max_body_bytes);
       bool wrote = false;
       // Not `?:` around the two co_awaits: GCC 12 destroys the result of such

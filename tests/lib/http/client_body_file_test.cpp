@@ -255,3 +255,27 @@ TEST_CASE("client body_file: a cancelled call leaves no file; errors stay in mem
   CHECK_FALSE(missing->body_file);
   CHECK(folder.Names().empty());
 }
+
+TEST_CASE("client: an answer to HEAD has no body to wait for", "[http][client]") {
+  fakes::LoopbackServer server;
+  server.http().Get("/doc", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(std::string(5000, 'd'), "text/plain");
+  });
+  server.Start();
+  http::Client client(FastOptions());
+  // Gzip announced (and nothing to decode), then plain; the connection stays usable.
+  for (const char* encoding : {"gzip", "identity"}) {
+    auto r =
+        client.Send({"HEAD", server.base_url() + "/doc", {{"Accept-Encoding", encoding}}, "", ""});
+    INFO(encoding << (r ? "" : ": " + r.error().message));
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body.empty());
+    CHECK(r->Find("content-length"));
+  }
+  auto get =
+      client.Send({"GET", server.base_url() + "/doc", {{"Accept-Encoding", "identity"}}, "", ""});
+  REQUIRE(get);
+  CHECK(get->body.size() == 5000);
+  CHECK(client.Stats().connections_opened == 1);
+}
