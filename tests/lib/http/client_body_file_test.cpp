@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <thread>
 
 #include "http/client.h"
@@ -68,13 +69,16 @@ TEST_CASE("client body_file: a large body streams to the file with flat memory",
   static constexpr std::size_t kPiece = std::size_t(1) << 20;
   fakes::LoopbackServer server;
   server.http().Get("/large", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content_provider(kSize, "application/octet-stream",
-                             [](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
-                               std::string piece(std::min(length, kPiece), '\0');
-                               for (std::size_t i = 0; i < piece.size(); ++i)
-                                 piece[i] = BodyByte(offset + i);
-                               return sink.write(piece.data(), piece.size());
-                             });
+    // One buffer for every piece: the server's own allocations must not
+    // blur the client's memory (ASan keeps freed blocks in quarantine).
+    auto piece = std::make_shared<std::string>(kPiece, '\0');
+    res.set_content_provider(
+        kSize, "application/octet-stream",
+        [piece](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+          const std::size_t n = std::min(length, kPiece);
+          for (std::size_t i = 0; i < n; ++i) (*piece)[i] = BodyByte(offset + i);
+          return sink.write(piece->data(), n);
+        });
   });
   server.Start();
   TempFolder folder;
