@@ -225,8 +225,12 @@ def main():
 
     small, big = (100, 1000) if args.quick else (5_000, 50_000)
     print("openaq benchmark: jobsd once vs the Python peer (requests + JSON files), same fake,")
-    print("loopback, no rate limits; wall time and peak RSS per process; the peer without and")
-    print("with a fixed %.2f s sleep between requests\n" % args.peer_sleep)
+    if args.peer_sleep > 0:
+        print("loopback, no rate limits; wall time and peak RSS per process; the peer without and")
+        print("with a fixed %.2f s sleep between requests\n" % args.peer_sleep)
+    else:
+        print("loopback, no rate limits; wall time and peak RSS per process; the peer without a")
+        print("sleep between requests only (--peer-sleep 0)\n")
     print("%-32s %19s   %19s   %19s   %s" % ("", "jobsd", "peer, no sleep", "peer, %.2f s sleep"
                                              % args.peer_sleep, "peer/jobsd"))
     t_small, first_small, inc_small = scenario(args, small)
