@@ -4,8 +4,9 @@
 A single-threaded Python fetcher with the requests module: one JSON file per
 location holding every record fetched so far; each run loads the file, pages
 through each sensor's measurements since the newest stored record (page
-numbers, a fixed sleep between requests), merges with deduplication on
-(sensor, datetime) and rewrites the whole file.
+numbers, a fixed sleep between requests: --sleep, after every request but
+the last), merges with deduplication on (sensor, datetime) and rewrites the
+whole file.
 
     peer_openaq.py --base-url URL --api-key KEY --folder DIR --locations 1,2
                    [--page-size 1000] [--sleep 0] [--start EPOCH]
@@ -38,6 +39,15 @@ def main():
     session.headers.update({"X-API-Key": a.api_key, "Accept": "application/json"})
     now = int(time.time())
     fetched = 0
+    requests_sent = [0]
+
+    def get(url, **kwargs):
+        # The fixed pause goes before every request but the first.
+        if requests_sent[0] and a.sleep > 0:
+            time.sleep(a.sleep)
+        requests_sent[0] += 1
+        return session.get(url, **kwargs)
+
     for location in a.locations.split(","):
         path = os.path.join(a.folder, "location-%s.json" % location)
         records = []
@@ -48,14 +58,14 @@ def main():
         newest = {}
         for r in records:
             newest[r["sensor"]] = max(newest.get(r["sensor"], ""), r["datetime"])
-        loc = session.get("%s/v3/locations/%s" % (a.base_url, location), timeout=30)
+        loc = get("%s/v3/locations/%s" % (a.base_url, location), timeout=30)
         loc.raise_for_status()
         for sensor in loc.json()["results"][0]["sensors"]:
             sid = sensor["id"]
             since = newest.get(sid) or utc(a.start)
             page = 1
             while True:
-                r = session.get("%s/v3/sensors/%d/measurements" % (a.base_url, sid),
+                r = get("%s/v3/sensors/%d/measurements" % (a.base_url, sid),
                                 params={"datetime_from": since, "datetime_to": utc(now),
                                         "limit": a.page_size, "page": page}, timeout=60)
                 r.raise_for_status()
@@ -71,12 +81,11 @@ def main():
                 if len(results) < a.page_size:
                     break
                 page += 1
-                time.sleep(a.sleep)
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
             json.dump(records, f)
         os.replace(tmp, path)
-    print(json.dumps({"fetched": fetched}))
+    print(json.dumps({"fetched": fetched, "requests": requests_sent[0]}))
 
 
 if __name__ == "__main__":

@@ -5,12 +5,14 @@
 #   incremental +1,000 records on a 100k and a 1M history (10M with
 #   --ten-million, jobsd only)
 #
-#   bench/openaq/run.sh [--quick] [--ten-million] [BUILD_DIR]
+#   bench/openaq/run.sh [--quick] [--ten-million] [--peer-sleep=S] [BUILD_DIR]
 #
 # BUILD_DIR (default build/) must hold daemon/jobsd and tests/fakes/fake_openaq.
-# The full run takes about a minute; --quick (CI smoke) uses 20,000 records and
-# fails only when something cannot run or the data is incomplete. How each
-# figure is measured: bench/openaq/harness.py.
+# The peer runs twice per row: without a sleep and with a fixed sleep of S
+# seconds between requests (default 0.1; 0 skips that run). The full run takes
+# about three minutes, two of them the sleeping peer; --quick (CI smoke) uses
+# 20,000 records and fails only when something cannot run or the data is
+# incomplete. How each figure is measured: bench/openaq/harness.py.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$(dirname "$here")")"
@@ -19,7 +21,8 @@ build="$root/build"
 for arg in "$@"; do
   case "$arg" in
     --quick | --ten-million) options+=("$arg") ;;
-    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --peer-sleep=*) options+=(--peer-sleep "${arg#*=}") ;;
+    -h | --help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run.sh: unknown option $arg" >&2; exit 2 ;;
     *) build="$arg" ;;
   esac

@@ -1,8 +1,13 @@
 #include "jobs/openaq/measurement_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 namespace jobs::openaq {
 namespace {
@@ -43,6 +48,20 @@ CREATE TABLE IF NOT EXISTS rejects (
   run_id INTEGER NOT NULL,
   UNIQUE (sensor_id, resolution, period_end, reason)
 );
+CREATE TABLE IF NOT EXISTS export_queue (
+  seq INTEGER PRIMARY KEY,
+  location_id INTEGER NOT NULL,
+  sensor_id INTEGER NOT NULL,
+  parameter TEXT NOT NULL,
+  period_end INTEGER NOT NULL,
+  value REAL NOT NULL,
+  updated INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS export_queue_by_location ON export_queue (location_id, seq);
+CREATE TABLE IF NOT EXISTS export_files (
+  path TEXT PRIMARY KEY,
+  size INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS cursors (
   sensor_id INTEGER NOT NULL,
   resolution TEXT NOT NULL,
@@ -71,7 +90,7 @@ class Stmt {
 struct MeasurementStore::Impl {
   sqlite3* db = nullptr;
   std::filesystem::path file;
-  Stmt insert, update, reject, cursor_get, cursor_set, begin, commit, rollback;
+  Stmt insert, update, reject, cursor_get, cursor_set, queue, begin, commit, rollback;
 
   // close_v2: the statements (members, destroyed after this body) are
   // finalized afterwards, and the connection closes with the last of them.
@@ -148,6 +167,9 @@ core::Result<MeasurementStore> MeasurementStore::Open(const std::filesystem::pat
        "INSERT INTO cursors (sensor_id, resolution, period_end) VALUES (?1, ?2, ?3) "
        "ON CONFLICT (sensor_id, resolution) DO UPDATE SET period_end = excluded.period_end "
        "WHERE excluded.period_end > cursors.period_end"},
+      {&impl->queue,
+       "INSERT INTO export_queue (location_id, sensor_id, parameter, period_end, value, updated) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
       {&impl->begin, "BEGIN IMMEDIATE"},
       {&impl->commit, "COMMIT"},
       {&impl->rollback, "ROLLBACK"},
@@ -258,7 +280,7 @@ core::Result<WriteCounts> MeasurementStore::WritePage(std::int64_t sensor_id, Re
                                                       std::span<const Reject> reasons,
                                                       std::optional<std::int64_t> advance_to,
                                                       std::int64_t run_id,
-                                                      std::vector<ChangedRow>* changed) {
+                                                      const ExportTag* export_to) {
   Impl& s = *impl_;
   const char* res = ResolutionName(resolution);
   if (!s.Run(s.begin)) return core::Unexpected(s.Fail("begin"));
@@ -268,7 +290,18 @@ core::Result<WriteCounts> MeasurementStore::WritePage(std::int64_t sensor_id, Re
     return core::Unexpected(std::move(error));
   };
   WriteCounts counts;
-  const std::size_t first_changed = changed ? changed->size() : 0;
+  auto queue = [&](const RawRecord& r, bool updated) {
+    if (!export_to) return true;
+    sqlite3_stmt* q = s.queue.get();
+    sqlite3_bind_int64(q, 1, export_to->location_id);
+    sqlite3_bind_int64(q, 2, sensor_id);
+    sqlite3_bind_text(q, 3, export_to->parameter.data(), int(export_to->parameter.size()),
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, *r.period_end);
+    sqlite3_bind_double(q, 5, *r.value);
+    sqlite3_bind_int(q, 6, updated ? 1 : 0);
+    return s.Run(s.queue);
+  };
   for (std::size_t i = 0; i < records.size(); ++i) {
     const RawRecord& r = records[i];
     if (reasons[i] != Reject::kNone) {
@@ -297,7 +330,7 @@ core::Result<WriteCounts> MeasurementStore::WritePage(std::int64_t sensor_id, Re
     if (!s.Run(s.insert)) return fail("insert");
     if (sqlite3_changes(s.db) == 1) {
       ++counts.inserted;
-      if (changed) changed->push_back({sensor_id, *r.period_end, *r.value, false});
+      if (!queue(r, false)) return fail("queue export");
       continue;
     }
     sqlite3_stmt* up = s.update.get();
@@ -309,7 +342,7 @@ core::Result<WriteCounts> MeasurementStore::WritePage(std::int64_t sensor_id, Re
     if (!s.Run(s.update)) return fail("update");
     if (sqlite3_changes(s.db) == 1) {
       ++counts.updated;
-      if (changed) changed->push_back({sensor_id, *r.period_end, *r.value, true});
+      if (!queue(r, true)) return fail("queue export");
     } else {
       ++counts.duplicate;
     }
@@ -321,11 +354,115 @@ core::Result<WriteCounts> MeasurementStore::WritePage(std::int64_t sensor_id, Re
     sqlite3_bind_int64(st, 3, *advance_to);
     if (!s.Run(s.cursor_set)) return fail("move cursor");
   }
-  if (!s.Run(s.commit)) {
-    if (changed) changed->resize(first_changed);
-    return fail("commit");
-  }
+  if (!s.Run(s.commit)) return fail("commit");
   return counts;
+}
+
+core::Result<std::vector<std::int64_t>> MeasurementStore::QueuedExportLocations() {
+  Stmt stmt;
+  if (auto r = impl_->Prepare(stmt, "SELECT DISTINCT location_id FROM export_queue"); !r) {
+    return core::Unexpected(r.error());
+  }
+  std::vector<std::int64_t> out;
+  int rc;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    out.push_back(sqlite3_column_int64(stmt.get(), 0));
+  }
+  if (rc != SQLITE_DONE) return core::Unexpected(impl_->Fail("read export queue"));
+  return out;
+}
+
+core::Result<std::int64_t> MeasurementStore::ExportQueued(
+    std::int64_t location_id, const std::filesystem::path& file, std::string_view header,
+    const std::function<std::string(const QueuedRow&)>& line) {
+  Impl& s = *impl_;
+  // The write lock for the whole export: two runs sharing this database
+  // never append to one file at the same time.
+  if (!s.Run(s.begin)) return core::Unexpected(s.Fail("begin export"));
+  int fd = -1;
+  auto fail = [&](core::Error error) {
+    if (fd >= 0) ::close(fd);
+    s.Run(s.rollback);
+    return core::Unexpected(std::move(error));
+  };
+  auto file_error = [&](const std::string& what) {
+    return core::Error{core::ErrorKind::kIo,
+                       "export: " + what + " " + file.string() + ": " + std::strerror(errno),
+                       false};
+  };
+  Stmt rows, recorded, dequeue, record;
+  if (!s.Prepare(rows,
+                 "SELECT seq, sensor_id, parameter, period_end, value, updated FROM export_queue "
+                 "WHERE location_id = ?1 ORDER BY seq") ||
+      !s.Prepare(recorded, "SELECT size FROM export_files WHERE path = ?1") ||
+      !s.Prepare(dequeue, "DELETE FROM export_queue WHERE location_id = ?1 AND seq <= ?2") ||
+      !s.Prepare(record,
+                 "INSERT INTO export_files (path, size) VALUES (?1, ?2) ON CONFLICT (path) DO "
+                 "UPDATE SET size = excluded.size")) {
+    return fail(s.Fail("prepare export"));
+  }
+  std::string text;
+  std::int64_t count = 0, last_seq = 0;
+  sqlite3_bind_int64(rows.get(), 1, location_id);
+  int rc;
+  while ((rc = sqlite3_step(rows.get())) == SQLITE_ROW) {
+    QueuedRow row;
+    last_seq = sqlite3_column_int64(rows.get(), 0);
+    row.sensor_id = sqlite3_column_int64(rows.get(), 1);
+    row.parameter = reinterpret_cast<const char*>(sqlite3_column_text(rows.get(), 2));
+    row.period_end = sqlite3_column_int64(rows.get(), 3);
+    row.value = sqlite3_column_double(rows.get(), 4);
+    row.updated = sqlite3_column_int(rows.get(), 5) != 0;
+    text += line(row);
+    ++count;
+  }
+  if (rc != SQLITE_DONE) return fail(s.Fail("read export queue"));
+  if (count == 0) {
+    // Nothing queued means nothing was appended without being recorded.
+    s.Run(s.rollback);
+    return count;
+  }
+
+  const std::string path = file.string();
+  sqlite3_bind_text(recorded.get(), 1, path.c_str(), -1, SQLITE_TRANSIENT);
+  rc = sqlite3_step(recorded.get());
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(s.Fail("read export state"));
+  const std::optional<std::int64_t> known =
+      rc == SQLITE_ROW ? std::optional(sqlite3_column_int64(recorded.get(), 0)) : std::nullopt;
+
+  fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return fail(file_error("cannot open"));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return fail(file_error("cannot read the size of"));
+  std::int64_t size = st.st_size;
+  // Longer than recorded: an append whose dequeue never committed (the rows
+  // are still queued). Shorter: someone rotated or cut the file; go on
+  // from what is there.
+  if (known && size > *known) {
+    if (::ftruncate(fd, *known) != 0) return fail(file_error("cannot cut the unrecorded tail of"));
+    size = *known;
+  }
+  if (size == 0) text.insert(0, header);
+  for (std::size_t done = 0; done < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail(file_error("cannot append to"));
+    done += std::size_t(n);
+  }
+  if (::fdatasync(fd) != 0) return fail(file_error("cannot flush"));
+  ::close(fd);
+  fd = -1;
+  size += std::int64_t(text.size());
+
+  sqlite3_bind_int64(dequeue.get(), 1, location_id);
+  sqlite3_bind_int64(dequeue.get(), 2, last_seq);
+  sqlite3_bind_text(record.get(), 1, path.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(record.get(), 2, size);
+  if (sqlite3_step(dequeue.get()) != SQLITE_DONE || sqlite3_step(record.get()) != SQLITE_DONE) {
+    return fail(s.Fail("dequeue exported rows"));
+  }
+  if (!s.Run(s.commit)) return fail(s.Fail("commit export"));
+  return count;
 }
 
 core::Result<std::vector<std::pair<std::int64_t, double>>> MeasurementStore::Measurements(

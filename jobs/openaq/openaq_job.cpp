@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <deque>
-#include <fstream>
 #include <memory>
 #include <set>
 
@@ -22,6 +21,26 @@ std::int64_t NowSeconds() {
 
 std::int64_t ToSeconds(core::TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+std::string LimitText(http::RateLimit limit) {
+  auto window = [](int n, const char* unit) {
+    return n > 0 ? std::to_string(n) + "/" + unit : std::string("no limit per ") + unit;
+  };
+  return window(limit.per_minute, "min") + " and " + window(limit.per_hour, "h");
+}
+
+std::string ExportLine(const QueuedRow& row, bool csv) {
+  char value[32];
+  std::snprintf(value, sizeof value, "%.17g", row.value);
+  const std::string end = FormatUtcSeconds(row.period_end);
+  const char* updated = row.updated ? "true" : "false";
+  if (csv) {
+    return std::to_string(row.sensor_id) + ',' + row.parameter + ',' + end + ',' + value + ',' +
+           updated + '\n';
+  }
+  return "{\"sensor_id\":" + std::to_string(row.sensor_id) + ",\"parameter\":\"" + row.parameter +
+         "\",\"period_end\":\"" + end + "\",\"value\":" + value + ",\"updated\":" + updated + "}\n";
 }
 
 core::Error Fatal(std::string message) {
@@ -63,11 +82,21 @@ class OpenaqJob final : public scheduler::Job {
     auto base = http::ParseUrl(settings_.base_url);
     if (!base) return core::Unexpected(base.error());
     upstream_ = "openaq " + base->Authority();
-    client_.SetRateLimit(upstream_, {settings_.per_minute, settings_.per_hour});
+    const auto shared = client_.SetRateLimit(upstream_, {settings_.per_minute, settings_.per_hour});
+    if (shared.first_disagreement) {
+      ctx.Warn("rate_limit: the jobs using " + upstream_ + " ask for different limits (this one " +
+               LimitText({settings_.per_minute, settings_.per_hour}) +
+               "); one limiter at the strictest serves them all: " + LimitText(shared.in_force));
+    }
     call_.deadline = ctx.cancel().deadline();
     call_.cancelled = [&ctx] { return ctx.cancel().Cancelled(); };
     call_.ca_file = settings_.ca_file;
     now_ = NowSeconds();
+    if (settings_.export_format != ExportFormat::kNone) {
+      if (auto leftovers = ExportLeftovers(); !leftovers) {
+        return core::Unexpected(leftovers.error());
+      }
+    }
 
     std::vector<Task> tasks;
     for (const std::int64_t location : settings_.locations) {
@@ -100,6 +129,7 @@ class OpenaqJob final : public scheduler::Job {
                             "rate_limit_waits", "locations_failed", "sensors_failed"}) {
       metrics_.Add(key, 0);
     }
+    if (settings_.export_format != ExportFormat::kNone) metrics_.Add("exported", 0);
     metrics_.Add("quality", fetched > 0 ? (fetched - invalid) / fetched : 1.0);
     if (first_error_) {
       core::Error error = *first_error_;
@@ -350,10 +380,10 @@ class OpenaqJob final : public scheduler::Job {
     last_end = std::min(last_end, f.task.to);
     std::optional<std::int64_t> advance;
     if (f.task.advance_cursor && last_end > f.task.from) advance = last_end;
-    std::vector<ChangedRow> changed;
+    const ExportTag tag{sensor.location_id, sensor.parameter};
     auto written = store_->WritePage(
         sensor.id, settings_.resolution, page->records, reasons, advance, ctx_->run_id(),
-        settings_.export_format == ExportFormat::kNone ? nullptr : &changed);
+        settings_.export_format == ExportFormat::kNone ? nullptr : &tag);
     if (!written) return core::Unexpected(written.error());
     const double n = double(page->records.size());
     metrics_.Add("fetched", n);
@@ -364,9 +394,11 @@ class OpenaqJob final : public scheduler::Job {
     const std::string loc = "location_" + std::to_string(sensor.location_id);
     metrics_.Add(loc + "_fetched", n);
     metrics_.Add(loc + "_inserted", double(written->inserted));
-    if (!changed.empty()) {
-      if (auto exported = Export(sensor, changed); !exported)
+    if (written->inserted + written->updated > 0 &&
+        settings_.export_format != ExportFormat::kNone) {
+      if (auto exported = Export(sensor.location_id); !exported) {
         return core::Unexpected(exported.error());
+      }
     }
 
     if (ctx_->cancel().Cancelled()) return Cancelled();
@@ -390,38 +422,29 @@ class OpenaqJob final : public scheduler::Job {
     return false;
   }
 
-  // Appends the rows this page changed to the location's export file; a
-  // file is only ever appended to.
-  core::Result<void> Export(const SensorInfo& sensor, const std::vector<ChangedRow>& rows) {
+  // Appends the location's queued rows to its export file (a file is only
+  // ever appended to; measurement_store.h says how that stays exact across
+  // a crash).
+  core::Result<void> Export(std::int64_t location_id) {
     const bool csv = settings_.export_format == ExportFormat::kCsv;
     std::error_code ec;
     std::filesystem::create_directories(settings_.export_folder, ec);
-    const auto file = settings_.export_folder / ("location-" + std::to_string(sensor.location_id) +
-                                                 (csv ? ".csv" : ".jsonl"));
-    const bool fresh = !std::filesystem::exists(file, ec);
-    std::ofstream out(file, std::ios::app);
-    if (!out) {
-      return core::Unexpected(core::Error{
-          core::ErrorKind::kIo, "export: cannot open " + file.string() + " for appending", false});
-    }
-    if (csv && fresh) out << "sensor_id,parameter,period_end,value,updated\n";
-    char value[32];
-    for (const ChangedRow& row : rows) {
-      std::snprintf(value, sizeof value, "%.17g", row.value);
-      if (csv) {
-        out << row.sensor_id << ',' << sensor.parameter << ',' << FormatUtcSeconds(row.period_end)
-            << ',' << value << ',' << (row.updated ? "true" : "false") << '\n';
-      } else {
-        out << "{\"sensor_id\":" << row.sensor_id << ",\"parameter\":\"" << sensor.parameter
-            << "\",\"period_end\":\"" << FormatUtcSeconds(row.period_end)
-            << "\",\"value\":" << value << ",\"updated\":" << (row.updated ? "true" : "false")
-            << "}\n";
-      }
-    }
-    out.flush();
-    if (!out) {
-      return core::Unexpected(
-          core::Error{core::ErrorKind::kIo, "export: cannot write " + file.string(), false});
+    const auto file = settings_.export_folder /
+                      ("location-" + std::to_string(location_id) + (csv ? ".csv" : ".jsonl"));
+    auto exported = store_->ExportQueued(
+        location_id, file, csv ? "sensor_id,parameter,period_end,value,updated\n" : "",
+        [csv](const QueuedRow& row) { return ExportLine(row, csv); });
+    if (!exported) return core::Unexpected(exported.error());
+    metrics_.Add("exported", double(*exported));
+    return {};
+  }
+
+  // Rows a run that died left in the export queue.
+  core::Result<void> ExportLeftovers() {
+    auto locations = store_->QueuedExportLocations();
+    if (!locations) return core::Unexpected(locations.error());
+    for (const std::int64_t location : *locations) {
+      if (auto exported = Export(location); !exported) return exported;
     }
     return {};
   }

@@ -7,9 +7,14 @@
 // the coroutine is waiting on.
 #include "http/client.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <exception>
 #include <future>
 #include <mutex>
@@ -63,42 +68,138 @@ core::Error MakeError(core::ErrorKind kind, std::string message, bool retryable)
   return core::Error{kind, std::move(message), retryable};
 }
 
-// gzip (and zlib) bodies; the cap applies to the decoded size.
-core::Result<std::string> Gunzip(const std::string& in, std::size_t cap) {
-  z_stream z{};
-  if (inflateInit2(&z, 15 + 32) != Z_OK) {
-    return core::Unexpected(MakeError(core::ErrorKind::kInternal, "zlib init failed", false));
+// Where a response body goes as it arrives: into memory, or into a file
+// written under a temporary name beside it and renamed once complete (so the
+// file either holds a whole body or does not exist). gzip and deflate are
+// decoded on the way; the cap applies to the decoded size. The temporary
+// file is removed unless Finish() succeeded, whatever ends the attempt.
+// io thread only (the file writes block that thread briefly, never the
+// daemon's loop).
+class BodySink {
+ public:
+  explicit BodySink(std::size_t cap) : cap_(cap) {}
+  BodySink(const BodySink&) = delete;
+  BodySink& operator=(const BodySink&) = delete;
+  ~BodySink() {
+    if (inflating_) inflateEnd(&z_);
+    if (file_) std::fclose(file_);
+    if (!temp_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove(temp_, ec);
+    }
   }
-  std::string out;
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  char chunk[64 * 1024];
-  int rc = Z_OK;
-  while (rc != Z_STREAM_END) {
-    z.next_out = reinterpret_cast<Bytef*>(chunk);
-    z.avail_out = sizeof chunk;
-    rc = inflate(&z, Z_NO_FLUSH);
-    if (rc != Z_OK && rc != Z_STREAM_END) {
-      inflateEnd(&z);
-      return core::Unexpected(
-          MakeError(core::ErrorKind::kUpstream, "response body is not valid gzip", true));
+
+  // `file` set: the body goes there. `encoding`: the Content-Encoding.
+  core::Result<void> Open(const std::optional<std::filesystem::path>& file,
+                          std::string_view encoding) {
+    if (EqualsIgnoreCase(encoding, "gzip") || EqualsIgnoreCase(encoding, "deflate")) {
+      if (inflateInit2(&z_, 15 + 32) != Z_OK) {
+        return core::Unexpected(MakeError(core::ErrorKind::kInternal, "zlib init failed", false));
+      }
+      inflating_ = true;
     }
-    out.append(chunk, sizeof chunk - z.avail_out);
-    if (out.size() > cap) {
-      inflateEnd(&z);
-      return core::Unexpected(MakeError(
-          core::ErrorKind::kUpstream,
-          "response body larger than " + std::to_string(cap) + " bytes once decoded", false));
+    if (!file) return {};
+    target_ = *file;
+    static std::atomic<unsigned> counter{0};
+    temp_ = target_;
+    temp_ += ".part-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+    file_ = std::fopen(temp_.c_str(), "wb");
+    if (!file_) {
+      const std::string why = std::strerror(errno);
+      temp_.clear();
+      return core::Unexpected(MakeError(core::ErrorKind::kIo,
+                                        "cannot write the body to " + target_.string() + ": " + why,
+                                        false));
     }
-    if (rc == Z_OK && z.avail_in == 0 && z.avail_out != 0) {
-      inflateEnd(&z);
+    return {};
+  }
+
+  // Raw bytes as they come off the wire.
+  core::Result<void> Write(const char* data, std::size_t size) {
+    if (!inflating_) return Put(data, size);
+    fed_ += size;
+    if (stream_end_) return {};  // trailing bytes after the gzip stream
+    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
+    z_.avail_in = static_cast<uInt>(size);
+    char chunk[64 * 1024];
+    while (z_.avail_in > 0 && !stream_end_) {
+      z_.next_out = reinterpret_cast<Bytef*>(chunk);
+      z_.avail_out = sizeof chunk;
+      const int rc = inflate(&z_, Z_NO_FLUSH);
+      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+        return core::Unexpected(
+            MakeError(core::ErrorKind::kUpstream, "response body is not valid gzip", true));
+      }
+      if (rc == Z_STREAM_END) stream_end_ = true;
+      if (auto put = Put(chunk, sizeof chunk - z_.avail_out); !put) return put;
+      if (rc == Z_BUF_ERROR && z_.avail_out != 0) break;  // needs more input
+    }
+    return {};
+  }
+
+  // The body is complete: checks the gzip stream ended, then (for a file)
+  // flushes it to disk and moves it into place.
+  core::Result<void> Finish() {
+    // No body at all (HEAD, 204, 304) is no truncated gzip.
+    if (inflating_ && !stream_end_ && fed_ > 0) {
       return core::Unexpected(
           MakeError(core::ErrorKind::kUpstream, "gzip response body is truncated", true));
     }
+    if (!file_) return {};
+    const bool flushed = std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0;
+    const bool closed = std::fclose(file_) == 0;
+    file_ = nullptr;
+    std::error_code ec;
+    if (flushed && closed) std::filesystem::rename(temp_, target_, ec);
+    if (!flushed || !closed || ec) {
+      return core::Unexpected(MakeError(core::ErrorKind::kIo,
+                                        "cannot write the body to " + target_.string() + ": " +
+                                            (ec ? ec.message() : std::strerror(errno)),
+                                        false));
+    }
+    temp_.clear();
+    return {};
   }
-  inflateEnd(&z);
-  return out;
-}
+
+  // A hint from Content-Length, for a body kept in memory.
+  void Reserve(std::uint64_t size) {
+    // Only up to 16 MiB on the server's word; a longer body grows as it comes.
+    if (!file_ && size <= cap_)
+      memory_.reserve(std::size_t(std::min<std::uint64_t>(size, 16 << 20)));
+  }
+  std::string TakeMemory() { return std::move(memory_); }
+  std::uint64_t size() const { return size_; }
+
+ private:
+  core::Result<void> Put(const char* data, std::size_t size) {
+    size_ += size;
+    if (size_ > cap_) {
+      return core::Unexpected(MakeError(core::ErrorKind::kUpstream,
+                                        "response body larger than " + std::to_string(cap_) +
+                                            (inflating_ ? " bytes once decoded" : " bytes"),
+                                        false));
+    }
+    if (!file_) {
+      memory_.append(data, size);
+    } else if (size > 0 && std::fwrite(data, 1, size, file_) != size) {
+      return core::Unexpected(MakeError(
+          core::ErrorKind::kIo,
+          "cannot write the body to " + target_.string() + ": " + std::strerror(errno), false));
+    }
+    return {};
+  }
+
+  const std::size_t cap_;
+  std::uint64_t size_ = 0;
+  std::string memory_;
+  z_stream z_{};
+  bool inflating_ = false;
+  std::uint64_t fed_ = 0;  // compressed bytes seen
+  bool stream_end_ = false;
+  std::filesystem::path target_;
+  std::filesystem::path temp_;  // set while a temporary file exists
+  std::FILE* file_ = nullptr;
+};
 
 struct Connection {
   std::string key;
@@ -191,8 +292,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
   std::shared_ptr<RateLimiter> LimiterFor(const std::string& upstream) {
     std::lock_guard lock(mutex);
-    const auto it = limiters.find(upstream);
-    return it == limiters.end() ? nullptr : it->second;
+    const auto it = upstreams.find(upstream);
+    return it == upstreams.end() ? nullptr : it->second.limiter;
   }
 
   void Count(const std::string& host, int status, Steady::duration spent) {
@@ -334,21 +435,58 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     co_return conn;
   }
 
-  template <class Stream>
-  asio::awaitable<beast::error_code> Exchange(Op& op, Stream& stream, Connection& conn,
-                                              bhttp::request<bhttp::string_body>& req,
-                                              bhttp::response_parser<bhttp::string_body>& parser,
-                                              bool& wrote) {
+  // What became of one exchange: a transport error, or the sink refused
+  // the body (too large, not gzip, the file not writable).
+  struct ExchangeEnd {
     beast::error_code ec;
+    std::optional<core::Error> sink_error;
+  };
+
+  // Sends the request and reads the answer, its body chunk by chunk into
+  // `sink`: a 2xx body into `body_file` when the call names one, any other
+  // into memory (an error's detail, a redirect's note).
+  template <class Stream>
+  asio::awaitable<ExchangeEnd> Exchange(Op& op, Stream& stream, Connection& conn,
+                                        bhttp::request<bhttp::string_body>& req,
+                                        bhttp::response_parser<bhttp::buffer_body>& parser,
+                                        BodySink& sink, bool& wrote) {
+    ExchangeEnd end;
+    beast::error_code& ec = end.ec;
     op.cancel_current = [&conn] { conn.Lowest().cancel(); };
     co_await bhttp::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
     if (!ec) {
       wrote = true;
+      co_await bhttp::async_read_header(stream, conn.buffer, parser,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (!ec) {
+      const auto& head = parser.get();
+      const int status = head.result_int();
+      const bool to_file = op.options.body_file && status >= 200 && status < 300;
+      const auto encoding = head[bhttp::field::content_encoding];
+      if (auto opened = sink.Open(to_file ? op.options.body_file : std::nullopt,
+                                  std::string_view(encoding.data(), encoding.size()));
+          !opened) {
+        end.sink_error = opened.error();
+      } else if (const auto length = parser.content_length()) {
+        sink.Reserve(*length);
+      }
+    }
+    std::vector<char> chunk;
+    if (!ec && !end.sink_error && !parser.is_done()) chunk.resize(64 * 1024);
+    while (!ec && !end.sink_error && !parser.is_done()) {
+      parser.get().body().data = chunk.data();
+      parser.get().body().size = chunk.size();
       co_await bhttp::async_read(stream, conn.buffer, parser,
                                  asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) break;
+      if (auto put = sink.Write(chunk.data(), chunk.size() - parser.get().body().size); !put) {
+        end.sink_error = put.error();
+      }
     }
     op.cancel_current = nullptr;
-    co_return ec;
+    co_return end;
   }
 
   // One request and its response (no retries, no redirects).
@@ -390,28 +528,32 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         conn = std::move(*made);
       }
       conn->Lowest().expires_at(std::min(deadline, Steady::now() + options.attempt_timeout));
-      bhttp::response_parser<bhttp::string_body> parser;
-      parser.body_limit(op.options.max_body_bytes);
+      bhttp::response_parser<bhttp::buffer_body> parser;
+      parser.body_limit(boost::none);  // the sink applies the cap, to the decoded size
       parser.header_limit(64 * 1024);
+      // An answer to HEAD announces a length but carries no body.
+      if (request.method == "HEAD") parser.skip(true);
+      BodySink sink(op.options.max_body_bytes);
       bool wrote = false;
-      const beast::error_code ec =
-          conn->tls ? co_await Exchange(op, *conn->tls, *conn, req, parser, wrote)
-                    : co_await Exchange(op, *conn->plain, *conn, req, parser, wrote);
+      // Not `?:` around the two co_awaits: GCC 12 destroys the result of such
+      // a conditional twice once it owns memory.
+      ExchangeEnd end;
+      if (conn->tls) {
+        end = co_await Exchange(op, *conn->tls, *conn, req, parser, sink, wrote);
+      } else {
+        end = co_await Exchange(op, *conn->plain, *conn, req, parser, sink, wrote);
+      }
+      const beast::error_code& ec = end.ec;
       if (op.aborted) {
         co_return core::Unexpected(MakeError(core::ErrorKind::kCancelled, "cancelled", false));
       }
+      if (end.sink_error) co_return core::Unexpected(*end.sink_error);
       if (ec) {
         const bool nothing_read = !parser.got_some();
         if (reused && nothing_read && ec != beast::error::timeout) continue;
         if (ec == beast::error::timeout) {
           co_return core::Unexpected(
               MakeError(core::ErrorKind::kTimeout, "no complete answer in time", true));
-        }
-        if (ec == bhttp::error::body_limit) {
-          co_return core::Unexpected(MakeError(
-              core::ErrorKind::kUpstream,
-              "response body larger than " + std::to_string(op.options.max_body_bytes) + " bytes",
-              false));
         }
         if (parser.got_some()) {
           co_return core::Unexpected(MakeError(
@@ -421,23 +563,21 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         co_return core::Unexpected(
             MakeError(core::ErrorKind::kIo, "connection error: " + ec.message(), true));
       }
-      auto message = parser.release();
+      if (auto finished = sink.Finish(); !finished) co_return core::Unexpected(finished.error());
+      const auto& message = parser.get();
       ClientResponse response;
       response.status = message.result_int();
       for (const auto& field : message) {
         response.headers.push_back(
             Header{std::string(field.name_string()), std::string(field.value())});
       }
-      response.body = std::move(message.body());
-      if (message.keep_alive() && !op.aborted) PutIdle(std::move(conn));
-
-      if (const auto encoding = response.Find("content-encoding");
-          encoding &&
-          (EqualsIgnoreCase(*encoding, "gzip") || EqualsIgnoreCase(*encoding, "deflate"))) {
-        auto decoded = Gunzip(response.body, op.options.max_body_bytes);
-        if (!decoded) co_return core::Unexpected(decoded.error());
-        response.body = std::move(*decoded);
+      response.body = sink.TakeMemory();
+      response.body_bytes = sink.size();
+      const int status = response.status;
+      if (op.options.body_file && status >= 200 && status < 300) {
+        response.body_file = op.options.body_file;
       }
+      if (message.keep_alive() && !op.aborted) PutIdle(std::move(conn));
       co_return response;
     }
     co_return core::Unexpected(
@@ -609,7 +749,14 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
   // Guarded by mutex.
   mutable std::mutex mutex;
-  std::map<std::string, std::shared_ptr<RateLimiter>> limiters;
+  // One per upstream that any caller set a limit for.
+  struct Upstream {
+    std::shared_ptr<RateLimiter> limiter;  // null while the limit is "none"
+    RateLimit in_force;
+    bool asked = false;      // SetRateLimit was called for it
+    bool disagreed = false;  // two callers asked for different limits
+  };
+  std::map<std::string, Upstream> upstreams;
   ClientStats stats;
 };
 
@@ -654,18 +801,27 @@ Client::Client(ClientOptions options) : impl_(std::make_shared<Impl>(std::move(o
 
 Client::~Client() { impl_->Stop(); }
 
-void Client::SetRateLimit(const std::string& upstream, RateLimit limit) {
+Client::SharedRateLimit Client::SetRateLimit(const std::string& upstream, RateLimit limit) {
   std::lock_guard lock(impl_->mutex);
-  auto& slot = impl_->limiters[upstream];
-  if (limit.unlimited()) {
-    impl_->limiters.erase(upstream);
-    return;
+  Impl::Upstream& u = impl_->upstreams[upstream];
+  SharedRateLimit out;
+  if (!u.asked) {
+    u.asked = true;
+    u.in_force = limit;
+  } else if (limit != u.in_force) {
+    out.first_disagreement = !u.disagreed;
+    u.disagreed = true;
+    u.in_force = Strictest(u.in_force, limit);
   }
-  if (slot && slot->limit().per_minute == limit.per_minute &&
-      slot->limit().per_hour == limit.per_hour) {
-    return;
+  if (!u.in_force.unlimited()) {
+    if (!u.limiter) {
+      u.limiter = std::make_shared<RateLimiter>(u.in_force);
+    } else {
+      u.limiter->Tighten(u.in_force);
+    }
   }
-  slot = std::make_shared<RateLimiter>(limit);
+  out.in_force = u.in_force;
+  return out;
 }
 
 PendingResponse Client::Start(ClientRequest request, CallOptions options) {

@@ -8,7 +8,9 @@
 //   - HTTPS with OpenSSL: peer and host name verified against the system CA
 //     store or `ca_file`, SNI sent.
 //   - Keep-alive connections reused per scheme, host and port.
-//   - gzip responses decoded (Accept-Encoding: gzip unless the caller set one).
+//   - gzip responses decoded as they arrive (Accept-Encoding: gzip unless the
+//     caller set one); bodies kept in memory or streamed to a file
+//     (CallOptions::body_file), capped at `max_body_bytes` either way.
 //   - Redirects followed up to `max_redirects`; credential headers
 //     (Authorization, Cookie, X-API-Key, ...) are dropped when the scheme,
 //     host or port changes.
@@ -19,8 +21,8 @@
 //     timeouts, 408/429/500/502/503/504, exponential backoff with full jitter,
 //     Retry-After and rate-limit reset headers honoured.
 //   - A token-bucket limiter per upstream (SetRateLimit), shared by every call
-//     of every job through this client; a 429 pauses that upstream's limiter
-//     for everyone until its reset.
+//     of every job through this client (the strictest limit any job asked
+//     for); a 429 pauses that upstream's limiter for everyone until its reset.
 //   - HTTPS_PROXY / HTTP_PROXY / NO_PROXY (ClientOptions::proxy; the daemon
 //     passes ProxySettings::FromEnvironment()), HTTPS through CONNECT.
 //   - Every attempt counted and timed (Stats()); URLs in errors are redacted
@@ -76,8 +78,17 @@ struct CallOptions {
   std::function<bool()> cancelled;
   // Defaults to ClientOptions::retry.
   std::optional<RetryPolicy> retry;
-  // Bodies (decoded) larger than this fail the call.
+  // Bodies (decoded) larger than this fail the call, whether kept in memory
+  // or written to `body_file`.
   std::size_t max_body_bytes = std::size_t(64) << 20;
+  // A 2xx answer's body (decoded) goes to this file as it arrives instead of
+  // into ClientResponse::body, so memory stays flat however large it is. It
+  // is written under a temporary name in the same folder and renamed over
+  // this path once complete and flushed: a failed, cancelled or truncated
+  // call leaves no file behind (and an existing file untouched). Answers
+  // that are not 2xx (errors, redirects) still land in `body`. The folder
+  // must exist.
+  std::optional<std::filesystem::path> body_file;
   // Trust these CA certificates (PEM) instead of the client's for this call:
   // a job that talks to a host with a private CA. Loaded once per file.
   std::optional<std::filesystem::path> ca_file;
@@ -86,10 +97,13 @@ struct CallOptions {
 struct ClientResponse {
   int status = 0;
   std::vector<Header> headers;  // names as the server sent them
-  std::string body;             // decoded
-  std::string url;              // the final URL after redirects, redacted
-  int attempts = 0;             // requests sent for this call (retries, redirects)
-  int rate_limit_waits = 0;     // times the call waited for a limiter or a 429
+  std::string body;             // decoded; empty when it went to `body_file`
+  // Set when the body was written to CallOptions::body_file.
+  std::optional<std::filesystem::path> body_file;
+  std::uint64_t body_bytes = 0;  // decoded size, wherever it went
+  std::string url;               // the final URL after redirects, redacted
+  int attempts = 0;              // requests sent for this call (retries, redirects)
+  int rate_limit_waits = 0;      // times the call waited for a limiter or a 429
 
   // The first header of that name (any letter case).
   std::optional<std::string_view> Find(std::string_view name) const;
@@ -145,9 +159,22 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Limits every later call whose ClientRequest::upstream (or host) is `upstream`.
-  // Setting a different limit replaces the limiter; the same one keeps it.
-  void SetRateLimit(const std::string& upstream, RateLimit limit);
+  // What SetRateLimit made of a caller's limit.
+  struct SharedRateLimit {
+    RateLimit in_force;  // the upstream's limit now (unlimited: no limiter)
+    // True for the first call (per upstream, for the client's lifetime) that
+    // asked for a limit other than the one in force: the caller should say
+    // so once. Later disagreements are applied silently.
+    bool first_disagreement = false;
+  };
+
+  // Limits every later call whose ClientRequest::upstream (or host) is
+  // `upstream`. There is one limiter per upstream for every job: when
+  // callers ask for different limits, the strictest of them (window by
+  // window) stays in force and the existing limiter is tightened in place,
+  // its spent tokens kept. A limit is never loosened while the client lives
+  // (a looser limit after a config reload takes a restart).
+  SharedRateLimit SetRateLimit(const std::string& upstream, RateLimit limit);
 
   // Starts a call and returns at once.
   PendingResponse Start(ClientRequest request, CallOptions options = {});

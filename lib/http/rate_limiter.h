@@ -17,7 +17,11 @@ struct RateLimit {
   int per_minute = 0;
   int per_hour = 0;
   bool unlimited() const { return per_minute <= 0 && per_hour <= 0; }
+  bool operator==(const RateLimit&) const = default;
 };
+
+// The stricter of the two, window by window (a limit beats no limit).
+RateLimit Strictest(RateLimit a, RateLimit b);
 
 class RateLimiter {
  public:
@@ -30,7 +34,11 @@ class RateLimiter {
   Clock::duration TryAcquire(Clock::time_point now = Clock::now());
   // No token is handed out before `until` (the upstream asked us to wait).
   void PauseUntil(Clock::time_point until);
-  RateLimit limit() const { return limit_; }
+  // Lowers the limit to Strictest(limit(), stricter) in place: the buckets
+  // keep what has been spent (tokens are capped at the new size, never
+  // refilled), so tightening never hands out a fresh burst.
+  void Tighten(RateLimit stricter, Clock::time_point now = Clock::now());
+  RateLimit limit() const;
 
  private:
   struct Bucket {
@@ -40,10 +48,12 @@ class RateLimiter {
   };
   static void Refill(Bucket& bucket, double seconds);
   static Clock::duration WaitFor(const Bucket& bucket);
+  static void Resize(Bucket& bucket, int per_window, double window_seconds);
+  void AdvanceTo(Clock::time_point now);
 
-  const RateLimit limit_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   // Guarded by mutex_.
+  RateLimit limit_;
   Bucket minute_;
   Bucket hour_;
   Clock::time_point last_;

@@ -239,6 +239,90 @@ class OpenaqTest(unittest.TestCase):
         self.once()
         self.assert_exact()
 
+    def requests_seen(self):
+        return json.loads(self.control("/_fake/stats"))["requests"]
+
+    def start_daemon(self):
+        daemon = subprocess.Popen([JOBSD, "run", "-c", "jobsd.yaml"], cwd=self.dir, env=self.env(),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(daemon)
+        return daemon
+
+    def wait_for(self, what, condition, seconds=30):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            time.sleep(0.05)
+        self.fail("waited %d s for %s" % (seconds, what))
+
+    def test_kill_9_of_the_daemon_mid_run_then_exact_after_restart(self):
+        # `jobsd run` with the job on a short schedule, killed twice while a
+        # run is fetching, then restarted until a run completes.
+        for p in self.procs:
+            p.kill()
+            p.wait()
+            p.stdout.close()
+        self.procs = []
+        self.start_fake(records=12000)
+        self.write_config(every="1s", page_size=200, start="800d",
+                          extra="      export: {format: jsonl, folder: exports}\n")
+        seed = int(os.environ.get("JOBSD_OPENAQ_SEED", random.randrange(1 << 30)))
+        rnd = random.Random(seed)
+        for round_ in range(2):
+            # One of the run's early requests stalls briefly, a later one for
+            # 2 s. The kill comes 0.25-0.7 s after the first stall began:
+            # during it, while pages flow and commit after it, or in the
+            # second stall, which keeps a quick machine from finishing the
+            # run before the kill. (Requests 1-4 of a first run read the two
+            # locations; request 8 and later are measurement pages sent after
+            # at least one page was committed.)
+            stall = self.requests_seen() + rnd.randint(8, 16)
+            backstop = stall + rnd.randint(20, 60)
+            self.control("/_fake/fault?kind=slow&delay_ms=300&nth=%d" % stall)
+            self.control("/_fake/fault?kind=slow&delay_ms=2000&nth=%d" % backstop)
+            daemon = self.start_daemon()
+            self.wait_for("request %d (seed %d)" % (stall, seed),
+                          lambda: self.requests_seen() >= stall)
+            time.sleep(rnd.uniform(0.25, 0.7))
+            self.assertIsNone(daemon.poll(), "seed %d: the daemon exited" % seed)
+            daemon.send_signal(signal.SIGKILL)
+            daemon.wait()
+            # (runs the schedule skipped meanwhile are recorded as skipped)
+            running = [r for r in self.history() if r["status"] == "running"]
+            self.assertEqual(len(running), 1, "seed %d round %d: the kill missed the run" % (seed, round_))
+            if round_ == 0:
+                stored, _, _ = self.stored()
+                self.assertGreater(len(stored), 0, "seed %d: nothing committed before the kill" % seed)
+        daemon = self.start_daemon()
+        self.wait_for("a run to finish after the restart",
+                      lambda: any(r["status"] == "ok" for r in self.history()), seconds=60)
+        daemon.send_signal(signal.SIGTERM)
+        self.assertEqual(daemon.wait(timeout=30), 0)
+        statuses = [r["status"] for r in self.history()]
+        if os.environ.get("JOBSD_OPENAQ_VERBOSE"):
+            print([(r["status"], r["started_at"], r["finished_at"]) for r in self.history()
+                   if r["status"] != "skipped"])
+        self.assertIn("interrupted", statuses)
+        self.assert_exact()
+        self.assert_export_exact()
+
+    def assert_export_exact(self):
+        # Every stored row is in its location's export file exactly once,
+        # and every line is whole.
+        stored, _, _ = self.stored()
+        exported = []
+        folder = os.path.join(self.dir, "exports")
+        for name in sorted(os.listdir(folder)):
+            with open(os.path.join(folder, name)) as f:
+                for line in f:
+                    self.assertTrue(line.endswith("\n"), "%s: a torn last line" % name)
+                    r = json.loads(line)
+                    self.assertFalse(r["updated"])
+                    exported.append((r["sensor_id"], epoch(r["period_end"])))
+        self.assertEqual(len(exported), len(set(exported)), "duplicate export lines")
+        self.assertEqual(set(exported), set(stored))
+
     def test_daemon_runs_it_on_schedule(self):
         self.write_config(every="1s")
         daemon = subprocess.Popen([JOBSD, "run", "-c", "jobsd.yaml"], cwd=self.dir, env=self.env(),

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <fstream>
 #include <random>
+#include <set>
 
 #include "jobs/openaq/measurement_store.h"
 #include "jobs/openaq/openaq_config.h"
@@ -219,6 +220,25 @@ TEST_CASE("openaq job: 429 waits as the rate-limit headers say", "[openaq][job]"
   h.CheckExact();
 }
 
+TEST_CASE("openaq job: two jobs with different rate limits share one limiter at the strictest",
+          "[openaq][job]") {
+  Harness h;
+  const std::string upstream = "openaq 127.0.0.1:" + std::to_string(h.fake.port());
+  h.settings.per_minute = 6000;
+  h.settings.per_hour = 0;
+  REQUIRE(h.Run());
+  // A second job (same client, same upstream) with a stricter per-minute
+  // limit and no hourly one: the limiter keeps 600/min.
+  h.settings.per_minute = 600;
+  REQUIRE(h.Run());
+  h.settings.per_minute = 6000;
+  REQUIRE(h.Run());
+  const auto shared = h.client.SetRateLimit(upstream, {0, 0});
+  CHECK(shared.in_force == http::RateLimit{600, 0});
+  CHECK_FALSE(shared.first_disagreement);  // the job run said it already
+  h.CheckExact();
+}
+
 TEST_CASE("openaq job: a hanging upstream times the run out; the next run completes it",
           "[openaq][job]") {
   Harness h;
@@ -323,6 +343,93 @@ TEST_CASE("openaq job: parameters filter, jsonl export, HTTPS with a private CA"
   auto refused = h.Run();
   REQUIRE_FALSE(refused);
   CHECK_THAT(refused.error().message, Catch::Contains("TLS handshake"));
+}
+
+TEST_CASE("openaq job: export files stay exact across a crash before or during the append",
+          "[openaq][job][export]") {
+  for (const bool csv : {false, true}) {
+    INFO((csv ? "csv" : "jsonl"));
+    Harness h(120);
+    h.settings.export_format = csv ? ExportFormat::kCsv : ExportFormat::kJsonl;
+    h.settings.export_folder = h.folder.path() / "exports";
+    REQUIRE(h.Run());
+    const auto file =
+        h.settings.export_folder / (csv ? "location-100201.csv" : "location-100201.jsonl");
+
+    // A run commits a page of new records (queued for export with them) and
+    // dies before its append, or in the middle of it (a torn last line).
+    h.fake.Extend(300101, 5);
+    {
+      auto store = MeasurementStore::Open(h.settings.database);
+      REQUIRE(store);
+      std::vector<RawRecord> page;
+      for (const fakes::FakeRecord& r : h.fake.Records(300101)) {
+        if (r.period_end <= *h.Cursor(300101)) continue;
+        RawRecord raw;
+        raw.period_end = r.period_end;
+        raw.has_value = true;
+        raw.value = r.value;
+        raw.parameter = "pm25";
+        page.push_back(raw);
+      }
+      REQUIRE(page.size() == 5);
+      std::vector<Reject> reasons(page.size(), Reject::kNone);
+      for (std::size_t i = 0; i < page.size(); ++i) {
+        if (!page[i].value) reasons[i] = Reject::kNotFinite;
+        if (page[i].value && *page[i].value < 0) reasons[i] = Reject::kOutOfRange;
+      }
+      const ExportTag tag{100201, "pm25"};
+      REQUIRE(store->WritePage(300101, Resolution::kRaw, page, reasons, page.back().period_end, 99,
+                               &tag));
+    }
+    std::ofstream(file, std::ios::app) << (csv ? "300101,pm25,2026-" : "{\"sensor_id\":3001");
+
+    // The next run exports what was queued, cutting the torn tail first,
+    // and carries on with new data.
+    h.fake.Extend(300102, 3);
+    auto run = h.Run();
+    REQUIRE(run);
+    CHECK(Metric(*run, "exported") >= 5 + 3);
+    h.CheckExact();
+
+    // Every stored row of the location is in the file exactly once.
+    auto store = MeasurementStore::Open(h.settings.database);
+    REQUIRE(store);
+    std::multiset<std::string> expected, seen;
+    for (const std::int64_t sensor : {300101, 300102}) {
+      auto rows = store->Measurements(sensor, Resolution::kRaw);
+      REQUIRE(rows);
+      for (const auto& [end, value] : *rows) {
+        expected.insert(std::to_string(sensor) + " " + fakes::FormatUtc(end));
+      }
+    }
+    std::ifstream in(file);
+    std::string line;
+    int lines = 0;
+    while (std::getline(in, line)) {
+      if (lines++ == 0 && csv) {
+        CHECK(line == "sensor_id,parameter,period_end,value,updated");
+        continue;
+      }
+      std::string sensor, end;
+      if (csv) {
+        const auto c1 = line.find(','), c2 = line.find(',', c1 + 1), c3 = line.find(',', c2 + 1);
+        REQUIRE(c3 != std::string::npos);
+        sensor = line.substr(0, c1);
+        end = line.substr(c2 + 1, c3 - c2 - 1);
+        CHECK_THAT(line, Catch::EndsWith(",false"));
+      } else {
+        REQUIRE(line.rfind("{\"sensor_id\":", 0) == 0);
+        REQUIRE(line.back() == '}');
+        sensor = line.substr(13, line.find(',') - 13);
+        const auto at = line.find("\"period_end\":\"") + 14;
+        end = line.substr(at, line.find('"', at) - at);
+      }
+      seen.insert(sensor + " " + end);
+    }
+    CHECK(seen.size() == expected.size());
+    CHECK(seen == expected);
+  }
 }
 
 }  // namespace jobs::openaq

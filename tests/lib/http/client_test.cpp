@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "tests/fakes/connect_proxy.h"
+#include "tests/fakes/forward_proxy.h"
 #include "tests/fakes/loopback_server.h"
 #include "tests/fakes/test_tls.h"
 
@@ -445,4 +446,63 @@ TEST_CASE("client: HTTPS through an HTTPS_PROXY tunnel; NO_PROXY bypasses it",
     CHECK_THAT(bad.error().message, Catch::Contains("refused CONNECT with HTTP 502"));
   }
   std::filesystem::remove_all(folder);
+}
+
+TEST_CASE("client: plain HTTP through an HTTP_PROXY in absolute form; NO_PROXY bypasses it",
+          "[http][client]") {
+  fakes::LoopbackServer server;
+  std::string seen_host, seen_key;
+  server.http().Get("/hello", [&](const httplib::Request& req, httplib::Response& res) {
+    seen_host = req.get_header_value("Host");
+    seen_key = req.get_header_value("X-API-Key");
+    res.set_content("hello " + req.get_param_value("who"), "text/plain");
+  });
+  server.Start();
+  fakes::ForwardProxy proxy;
+
+  auto options = FastOptions();
+  options.proxy.http_proxy = *http::ParseUrl(proxy.url());
+  // An HTTPS proxy is for https URLs only.
+  options.proxy.https_proxy = *http::ParseUrl("http://127.0.0.1:1");
+  const std::string url = server.base_url() + "/hello?who=proxy";
+  {
+    http::Client client(options);
+    for (int i = 0; i < 2; ++i) {
+      auto r = client.Send({"GET", url, {{"X-API-Key", "k1"}}, "", ""});
+      REQUIRE(r);
+      CHECK(r->status == 200);
+      CHECK(r->body == "hello proxy");
+    }
+    // One connection to the proxy, kept alive for the second request.
+    CHECK(client.Stats().connections_opened == 1);
+    CHECK(client.Stats().requests.at({"127.0.0.1", "2xx"}) == 2);
+  }
+  CHECK(proxy.targets() == std::vector<std::string>{url, url});
+  CHECK(proxy.last_host() == "127.0.0.1:" + std::to_string(server.port()));
+  CHECK(seen_host == "127.0.0.1:" + std::to_string(server.port()));
+  CHECK(seen_key == "k1");
+
+  for (const char* no_proxy : {"127.0.0.1", "example.org, 127.0.0.1", "*"}) {
+    options.proxy.no_proxy = no_proxy;
+    http::Client direct(options);
+    auto r = direct.Send({"GET", url, {}, "", ""});
+    REQUIRE(r);
+    CHECK(r->body == "hello proxy");
+    CHECK(proxy.targets().size() == 2);
+  }
+
+  // A proxy that is down is a connection error, retried like any other.
+  options.proxy.no_proxy.clear();
+  int closed_port = 0;
+  {
+    fakes::LoopbackServer closed;
+    closed.Start();
+    closed_port = closed.port();
+  }
+  options.proxy.http_proxy = *http::ParseUrl("http://127.0.0.1:" + std::to_string(closed_port));
+  options.retry.max_retries = 1;
+  http::Client down(options);
+  auto r = down.Send({"GET", url, {}, "", ""});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == core::ErrorKind::kIo);
 }
