@@ -518,9 +518,11 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     req.prepare_payload();
 
     // A pooled connection the server has closed meanwhile fails before any
-    // answer; that is no failure of the request, so it gets one fresh try.
+    // answer; that is no failure of the request, so it gets one more try on
+    // a new connection (not the next pooled one: the server likely closed
+    // those too, all idle as long).
     for (int fresh_try = 0; fresh_try < 2; ++fresh_try) {
-      std::unique_ptr<Connection> conn = TakeIdle(key);
+      std::unique_ptr<Connection> conn = fresh_try == 0 ? TakeIdle(key) : nullptr;
       const bool reused = conn != nullptr;
       if (!conn) {
         auto made = co_await Connect(op, target, proxy, key, deadline);

@@ -61,6 +61,31 @@ TEST_CASE("client: GET, headers, keep-alive reuse, stats", "[http][client]") {
   CHECK(stats.request_seconds_total > 0);
 }
 
+TEST_CASE("client: pooled connections the server closed cost no attempt", "[http][client]") {
+  fakes::LoopbackServer server;
+  server.http().set_keep_alive_timeout(1);  // the server drops idle connections after 1 s
+  server.http().Post("/hook", [](const httplib::Request&, httplib::Response& res) {
+    // Slow enough that two calls in flight need two connections.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    res.set_content("ok", "text/plain");
+  });
+  server.Start();
+  http::Client client(FastOptions());
+  http::CallOptions no_retries;
+  no_retries.retry = http::RetryPolicy{0};
+  // Two connections in the pool, both idle long enough to be closed.
+  auto first = client.Start({"POST", server.base_url() + "/hook", {}, "a", ""}, no_retries);
+  auto second = client.Start({"POST", server.base_url() + "/hook", {}, "b", ""}, no_retries);
+  REQUIRE(first.Wait());
+  REQUIRE(second.Wait());
+  CHECK(client.Stats().connections_opened == 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  auto after = client.Send({"POST", server.base_url() + "/hook", {}, "c", ""}, no_retries);
+  REQUIRE(after);
+  CHECK(after->status == 200);
+  CHECK(after->attempts == 1);
+}
+
 TEST_CASE("client: retries 503 and 500 with backoff, then succeeds", "[http][client]") {
   fakes::LoopbackServer server;
   std::atomic<int> calls{0};
