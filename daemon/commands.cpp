@@ -258,7 +258,7 @@ int OnceCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog) {
   scheduler::RunExecutor executor(catalog, **recorder, clock);
   const std::int64_t id = (*recorder)->NewRunId();
   const scheduler::RunOutcome outcome = executor.Execute(
-      *job, scheduler::Firing{name, store::Trigger::kManual, std::nullopt, 1}, id, cancel);
+      *config, *job, scheduler::Firing{name, store::Trigger::kManual, std::nullopt, 1}, id, cancel);
   (*recorder)->Flush();
 
   const double seconds =

@@ -54,8 +54,8 @@ OpenaqSettings ReadOpenaqSettings(config::MapReader& with, std::string_view job_
   out.resolution = with.Enum<Resolution>("resolution",
                                          {{"raw", Resolution::kRaw}, {"hours", Resolution::kHours}})
                        .value_or(out.resolution);
-  out.database = with.Path("database")
-                     .value_or(with.source().Resolve("openaq-" + std::string(job_name) + ".db"));
+  out.database = with.Path("database").value_or(std::filesystem::path());
+  out.legacy_database = with.source().Resolve("openaq-" + std::string(job_name) + ".db");
 
   if (with.Has("start")) {
     const std::optional<std::string> text = with.String("start");

@@ -7,7 +7,7 @@
 //     locations: [3459, 6093549]         # required, location ids
 //     parameters: [pm25, no2]            # optional filter; default every sensor
 //     resolution: raw                    # raw (measurements) | hours
-//     database: openaq.db                # SQLite; default openaq-<job>.db beside the config
+//     database: openaq.db                # SQLite; default openaq-<job>.db beside the state store
 //     start: 7d                          # first run: a time (2026-01-01) or how far back
 //     lookback: 2h                       # re-read before the cursor on every run
 //     page_size: 1000                    # 1..1000
@@ -52,7 +52,12 @@ struct OpenaqSettings {
   std::vector<std::int64_t> locations;
   std::vector<std::string> parameters;  // empty: all
   Resolution resolution = Resolution::kRaw;
-  std::filesystem::path database;  // absolute once loaded
+  // Absolute once loaded; empty: openaq-<job>.db beside the state store
+  // (DatabaseFor), known only when the job runs.
+  std::filesystem::path database;
+  // Where that default used to be (beside the config file): a database
+  // already there is kept in use, so an upgrade does not start afresh.
+  std::filesystem::path legacy_database;
   // Where a sensor without a cursor starts: a fixed time, or this long ago.
   std::optional<core::TimePoint> start_at;
   core::Duration start_ago = std::chrono::hours(24 * 7);

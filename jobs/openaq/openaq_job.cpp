@@ -69,13 +69,26 @@ class Metrics {
   std::map<std::string, double> values_;
 };
 
+// The database the settings name, else openaq-<job>.db beside the state
+// store (or one left beside the config file by an earlier jobsd).
+std::filesystem::path DatabaseFor(const OpenaqSettings& settings,
+                                  const scheduler::JobContext& ctx) {
+  if (!settings.database.empty()) return settings.database;
+  std::error_code ignored;
+  if (!settings.legacy_database.empty() &&
+      std::filesystem::exists(settings.legacy_database, ignored)) {
+    return settings.legacy_database;
+  }
+  return ctx.state_folder() / ("openaq-" + ctx.job_name() + ".db");
+}
+
 class OpenaqJob final : public scheduler::Job {
  public:
   OpenaqJob(OpenaqSettings settings, http::Client& client)
       : settings_(std::move(settings)), client_(client) {}
 
   core::Result<scheduler::RunSummary> Run(scheduler::JobContext& ctx) override {
-    auto opened = MeasurementStore::Open(settings_.database);
+    auto opened = MeasurementStore::Open(DatabaseFor(settings_, ctx));
     if (!opened) return core::Unexpected(opened.error());
     store_ = &*opened;
     ctx_ = &ctx;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -40,6 +41,11 @@ class JobContext {
   int attempt() const { return attempt_; }
   store::Trigger trigger() const { return trigger_; }
   const CancelToken& cancel() const { return cancel_; }
+  // The folder of the state store (state.path): where a job keeps files of
+  // its own (a database) unless its config says otherwise. Empty in tests
+  // that do not set it.
+  const std::filesystem::path& state_folder() const { return state_folder_; }
+  void set_state_folder(std::filesystem::path folder) { state_folder_ = std::move(folder); }
 
   // Log lines carry the job name and run id.
   void Info(std::string_view message) const;
@@ -57,6 +63,7 @@ class JobContext {
   const int attempt_;
   const store::Trigger trigger_;
   const CancelToken& cancel_;
+  std::filesystem::path state_folder_;
   std::string output_;
 };
 

@@ -21,8 +21,8 @@ std::string MetricsJson(const RunSummary& summary) {
   return json.Finish();
 }
 
-RunOutcome RunExecutor::Execute(const config::JobConfig& job, const Firing& firing,
-                                std::int64_t run_id, CancelToken& cancel) {
+RunOutcome RunExecutor::Execute(const config::Config& config, const config::JobConfig& job,
+                                const Firing& firing, std::int64_t run_id, CancelToken& cancel) {
   RunOutcome outcome;
   outcome.id = run_id;
   outcome.started_at = clock_.Now();
@@ -40,6 +40,7 @@ RunOutcome RunExecutor::Execute(const config::JobConfig& job, const Firing& firi
                store::ToString(firing.trigger), firing.attempt);
 
   JobContext ctx(job, run_id, firing.attempt, firing.trigger, cancel);
+  ctx.set_state_folder(config.state.path.parent_path());
   RunSummary summary;
   try {
     const JobType* type = catalog_.Find(job.type);

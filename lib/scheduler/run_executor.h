@@ -34,8 +34,10 @@ class RunExecutor {
   RunExecutor(const JobCatalog& catalog, store::RunRecorder& recorder, const Clock& clock)
       : catalog_(catalog), recorder_(recorder), clock_(clock) {}
 
-  RunOutcome Execute(const config::JobConfig& job, const Firing& firing, std::int64_t run_id,
-                     CancelToken& cancel);
+  // `config` is the one the job comes from (its state.path tells the job
+  // where the state store lives).
+  RunOutcome Execute(const config::Config& config, const config::JobConfig& job,
+                     const Firing& firing, std::int64_t run_id, CancelToken& cancel);
 
  private:
   const JobCatalog& catalog_;

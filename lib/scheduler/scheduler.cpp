@@ -223,7 +223,8 @@ std::int64_t Scheduler::Impl::StartRun(Firing firing) {
   // `this` outlives the pool: ~Scheduler joins the pool before the rest goes.
   pool.Submit(
       [this, run] {
-        RunOutcome outcome = executor.Execute(*run->job, run->firing, run->id, run->cancel);
+        RunOutcome outcome =
+            executor.Execute(*run->config, *run->job, run->firing, run->id, run->cancel);
         bool bunch_full = false;
         {
           std::lock_guard lock(completed_mutex);

@@ -103,6 +103,7 @@ struct Harness {
           *timeout);
     }
     scheduler::JobContext ctx(job, ++run_id, 1, store::Trigger::kManual, cancel);
+    ctx.set_state_folder(folder.path() / "state");
     return Type(client).create(job)->Run(ctx);
   }
 
@@ -181,6 +182,24 @@ TEST_CASE("openaq job: first run, incremental run, late correction", "[openaq][j
   CHECK(Metric(*second, "duplicate") + Metric(*second, "updated") == 4 * 2);
   CHECK(Metric(*second, "requests") == 4);  // sensors are re-read daily, not every run
   CHECK(*h.Cursor(300101) == *cursor + 5 * 3600);
+}
+
+TEST_CASE("openaq job: without a database key, the database sits beside the state store",
+          "[openaq][job]") {
+  Harness h(20);
+  h.settings.database.clear();
+  h.settings.legacy_database = h.folder.path() / "config" / "openaq-aq.db";
+  REQUIRE(h.Run());
+  CHECK(std::filesystem::exists(h.folder.path() / "state" / "openaq-aq.db"));
+  CHECK_FALSE(std::filesystem::exists(h.settings.legacy_database));
+
+  // One an earlier jobsd left beside the config file stays in use.
+  std::filesystem::create_directories(h.settings.legacy_database.parent_path());
+  std::filesystem::rename(h.folder.path() / "state" / "openaq-aq.db", h.settings.legacy_database);
+  const auto again = h.Run();
+  REQUIRE(again);
+  CHECK(again->metrics.at("inserted") == 0);  // the history is there: nothing new
+  CHECK_FALSE(std::filesystem::exists(h.folder.path() / "state" / "openaq-aq.db"));
 }
 
 TEST_CASE("openaq job: exact data through upstream faults", "[openaq][job]") {
