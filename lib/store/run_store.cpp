@@ -119,6 +119,9 @@ RunRecord ReadRun(const Statement& row) {
   return run;
 }
 
+// How stale job_health.last_success_at may grow while a job keeps succeeding.
+constexpr auto kHealthRefresh = std::chrono::seconds(60);
+
 constexpr std::array<std::string_view, 4> kDeliveryStateNames = {"pending", "delivered", "rejected",
                                                                  "expired"};
 
@@ -355,7 +358,11 @@ core::Result<void> RunStore::RecordHealth(std::string_view job, RunStatus status
       status == RunStatus::kRunning) {
     return {};
   }
-  // Success resets the streak; a failure extends it.
+  // Success resets the streak; a failure extends it. A success after a
+  // success changes only last_success_at: that is written at most once per
+  // kHealthRefresh (AllHealth finds later successes among the runs), so a
+  // job that runs every second does not rewrite its health row every
+  // second. An UPDATE whose WHERE fails dirties no page.
   auto health = Prepared(
       update_health_,
       "INSERT INTO job_health (job, consecutive_failures, last_success_at, last_failure_at, "
@@ -363,7 +370,9 @@ core::Result<void> RunStore::RecordHealth(std::string_view job, RunStatus status
       "ON CONFLICT (job) DO UPDATE SET "
       "consecutive_failures = CASE WHEN ?2 = 0 THEN 0 ELSE consecutive_failures + 1 END, "
       "last_success_at = COALESCE(?3, last_success_at), "
-      "last_failure_at = COALESCE(?4, last_failure_at), last_status = ?5");
+      "last_failure_at = COALESCE(?4, last_failure_at), last_status = ?5 "
+      "WHERE ?2 != 0 OR consecutive_failures != 0 OR last_status IS NOT ?5 "
+      "OR last_success_at IS NULL OR last_success_at <= ?3 - ?6");
   if (!health) return Unexpected(health.error());
   const bool failed = CountsAsFailure(status);
   std::optional<std::int64_t> success_at;
@@ -374,7 +383,8 @@ core::Result<void> RunStore::RecordHealth(std::string_view job, RunStatus status
       .Bind(2, std::int64_t{failed ? 1 : 0})
       .Bind(3, success_at)
       .Bind(4, failure_at)
-      .Bind(5, ToString(status));
+      .Bind(5, ToString(status))
+      .Bind(6, Micros(core::TimePoint(kHealthRefresh)));
   return (*health)->Run();
 }
 
@@ -434,6 +444,29 @@ core::Result<std::optional<RunRecord>> RunStore::FindRun(std::int64_t id) {
 }
 
 core::Result<std::vector<JobHealth>> RunStore::AllHealth() {
+  auto all = HealthRows();
+  if (!all) return all;
+  // A job whose row says ok may have succeeded again since, within
+  // kHealthRefresh of the success the row holds (RecordHealth): look among
+  // its runs that started from an hour before it (a run longer than that
+  // leaves last_success_at at most kHealthRefresh behind).
+  auto later = db_.Prepare(
+      "SELECT MAX(finished_at) FROM runs WHERE job = ?1 AND started_at >= ?2 AND status = 'ok'");
+  if (!later) return Unexpected(later.error());
+  for (JobHealth& health : *all) {
+    if (health.last_status != RunStatus::kOk || !health.last_success_at) continue;
+    later->Bind(1, health.job).Bind(2, Micros(*health.last_success_at - std::chrono::hours(1)));
+    auto row = later->Step();
+    if (!row) return Unexpected(row.error());
+    if (const std::optional<std::int64_t> at = later->OptionalInt(0)) {
+      health.last_success_at = std::max(*health.last_success_at, FromMicros(*at));
+    }
+    later->Reset();
+  }
+  return all;
+}
+
+core::Result<std::vector<JobHealth>> RunStore::HealthRows() {
   auto stmt = db_.Prepare(
       "SELECT job, consecutive_failures, last_success_at, last_failure_at, last_status "
       "FROM job_health ORDER BY job");

@@ -150,6 +150,9 @@ class RunStore {
   // Newest (by start) first; all jobs when `job` is empty.
   core::Result<std::vector<RunRecord>> RecentRuns(std::string_view job, int limit);
   core::Result<std::optional<RunRecord>> FindRun(std::int64_t id);
+  // Every job's health: the job_health rows, with last_success_at brought up
+  // to date from the runs (RecordHealth writes it at most once a minute
+  // while a job keeps succeeding).
   core::Result<std::vector<JobHealth>> AllHealth();
 
   // Keeps the newest `keep` runs of the job. Returns how many were deleted.
@@ -189,6 +192,7 @@ class RunStore {
  private:
   explicit RunStore(Database db) : db_(std::move(db)) {}
   core::Result<void> Migrate();
+  core::Result<std::vector<JobHealth>> HealthRows();
   // The statement in `slot`, prepared on first use.
   core::Result<Statement*> Prepared(std::optional<Statement>& slot, std::string_view sql);
 

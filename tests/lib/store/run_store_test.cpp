@@ -100,6 +100,34 @@ TEST_CASE("run store records runs and failure streaks", "[store]") {
   CHECK((*found)->status == RunStatus::kTimeout);
 }
 
+TEST_CASE("a job that keeps succeeding rewrites its health row once a minute, not every run",
+          "[store]") {
+  TempDir dir;
+  auto s = OpenStore(dir.path / "jobsd.db");
+  auto stored_success = [&] {
+    auto row = store::Database::Open(dir.path / "jobsd.db", store::Database::Mode::kReadOnly);
+    REQUIRE(row);
+    auto stmt = row->Prepare("SELECT last_success_at FROM job_health WHERE job = 'beat'");
+    REQUIRE(stmt);
+    REQUIRE(*stmt->Step());
+    return stmt->Int(0);
+  };
+  for (int at = 0; at <= 90; at += 10) End(s, Start(s, "beat", at), "beat", RunStatus::kOk, at + 1);
+  // Written at 1 s and at 61 s (a minute later); the runs since then are
+  // found among the runs.
+  CHECK(stored_success() == T(61).time_since_epoch().count());
+  CHECK(HealthOf(s, "beat").last_success_at == T(91));
+  CHECK(HealthOf(s, "beat").consecutive_failures == 0);
+
+  // A failure is always written, and so is the success after it.
+  End(s, Start(s, "beat", 100), "beat", RunStatus::kFailed, 101);
+  CHECK(HealthOf(s, "beat").consecutive_failures == 1);
+  End(s, Start(s, "beat", 110), "beat", RunStatus::kOk, 111);
+  CHECK(stored_success() == T(111).time_since_epoch().count());
+  CHECK(HealthOf(s, "beat").consecutive_failures == 0);
+  CHECK(HealthOf(s, "beat").last_failure_at == T(101));
+}
+
 TEST_CASE("runs left running by a crash become interrupted failures", "[store]") {
   TempDir dir;
   const auto file = dir.path / "jobsd.db";
