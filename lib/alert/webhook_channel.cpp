@@ -82,6 +82,8 @@ DeliveryResult SendHttpPost(http::Client& client, const HttpPost& post,
   once.max_server_wait = std::chrono::milliseconds(-1);
   options.retry = once;
   options.max_body_bytes = std::size_t(1) << 20;
+  // Following a 301/302 would turn the POST into a GET and lose the alert.
+  options.max_redirects = 0;
 
   DeliveryResult result;
   core::Result<http::ClientResponse> answer = client.Send(std::move(request), std::move(options));
@@ -110,6 +112,9 @@ DeliveryResult SendHttpPost(http::Client& client, const HttpPost& post,
     }
   } else {
     result.outcome = Outcome::kRejected;
+    if (status >= 300 && status < 400) {
+      result.response += " (alerts do not follow redirects: set the URL it redirects to)";
+    }
   }
   return result;
 }

@@ -648,11 +648,11 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         response.rate_limit_waits = waits;
         response.url = RedactUrl(target.ToString());
         const auto location = response.Find("location");
-        if (IsRedirect(response.status) && location) {
-          if (++redirects > options.max_redirects) {
+        const int max_redirects = op.options.max_redirects.value_or(options.max_redirects);
+        if (IsRedirect(response.status) && location && max_redirects > 0) {
+          if (++redirects > max_redirects) {
             co_return fail(core::ErrorKind::kUpstream,
-                           "more than " + std::to_string(options.max_redirects) + " redirects",
-                           false);
+                           "more than " + std::to_string(max_redirects) + " redirects", false);
           }
           auto next = ResolveLocation(target, *location);
           if (!next) co_return fail(core::ErrorKind::kUpstream, next.error().message, false);

@@ -78,6 +78,9 @@ struct CallOptions {
   std::function<bool()> cancelled;
   // Defaults to ClientOptions::retry.
   std::optional<RetryPolicy> retry;
+  // Defaults to ClientOptions::max_redirects. 0: a redirect is not followed
+  // but answered as it came (a POST that must not turn into a GET).
+  std::optional<int> max_redirects;
   // Bodies (decoded) larger than this fail the call, whether kept in memory
   // or written to `body_file`.
   std::size_t max_body_bytes = std::size_t(64) << 20;

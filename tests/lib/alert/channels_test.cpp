@@ -369,6 +369,15 @@ TEST_CASE("webhook: statuses classified; the response shows 200 bytes of the bod
   CHECK(result.response.starts_with("HTTP 503 xxxx"));
   CHECK(result.response.size() < 220);
   CHECK(result.retry_after == std::chrono::microseconds(2s));
+
+  // A redirect would turn the POST into a GET: it is not followed, and says why.
+  const std::size_t before = h.receiver.requests().size();
+  h.receiver.Script("/s", {{301, {{"Location", h.receiver.base_url() + "/elsewhere"}}, ""}});
+  const auto moved = h.Webhook(SampleAlert(), settings);
+  CHECK(moved.outcome == Outcome::kRejected);
+  CHECK(moved.response.find("HTTP 301") == 0);
+  CHECK(moved.response.find("do not follow redirects") != std::string::npos);
+  CHECK(h.receiver.requests().size() == before + 1);  // nothing sent to /elsewhere
 }
 
 TEST_CASE("email: transport failures are retries, within the timeout and on cancel",
