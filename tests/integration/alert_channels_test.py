@@ -33,12 +33,12 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import alert_peers  # noqa: E402
-from alert_peers import read_jsonl  # noqa: E402
+import test_peers  # noqa: E402
+from test_peers import read_jsonl  # noqa: E402
 
 JOBSD = None
 RECEIVER = None
-SMTP_SINK = alert_peers.SMTP_SINK
+SMTP_SINK = test_peers.SMTP_SINK
 
 SMTP_USER = "jobsd-alerts"
 SMTP_PASSWORD = "correct-horse-battery"
@@ -51,9 +51,9 @@ class AlertChannelsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="jobsd-alerts-it-")
-        cls.peers = alert_peers.Peers(cls.dir)
+        cls.peers = test_peers.Peers(cls.dir)
         d = cls.dir
-        _, cert, key = alert_peers.make_test_ca(d)
+        _, cert, key = test_peers.make_test_ca(d)
         try:
             cls.smtp_port = cls.peers.start(
                 ["/usr/bin/python3", SMTP_SINK, "--mode", "starttls", "--cert", cert,

@@ -34,7 +34,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import alert_peers  # noqa: E402
+import test_peers  # noqa: E402
 
 JOBSD = None
 RECEIVER = None
@@ -88,11 +88,11 @@ def history(folder, *args):
 class AlertsDaemonTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="jobsd-alerts-daemon-")
-        self.peers = alert_peers.Peers(self.dir)
+        self.peers = test_peers.Peers(self.dir)
         self.daemons = []
-        ca, cert, key = alert_peers.make_test_ca(self.dir)
+        ca, cert, key = test_peers.make_test_ca(self.dir)
         self.smtp_port = self.peers.start(
-            ["/usr/bin/python3", alert_peers.SMTP_SINK, "--mode", "starttls", "--cert", cert,
+            ["/usr/bin/python3", test_peers.SMTP_SINK, "--mode", "starttls", "--cert", cert,
              "--key", key, "--username", SMTP_USER, "--password", SMTP_PASSWORD,
              "--out", os.path.join(self.dir, "smtp.jsonl")], "smtp")
         self.http_port = self.peers.start(
@@ -166,10 +166,10 @@ class AlertsDaemonTest(unittest.TestCase):
             return json.loads(e.read())
 
     def mails(self):
-        return alert_peers.read_jsonl(os.path.join(self.dir, "smtp.jsonl"))
+        return test_peers.read_jsonl(os.path.join(self.dir, "smtp.jsonl"))
 
     def requests(self, path):
-        return [r for r in alert_peers.read_jsonl(os.path.join(self.dir, "http.jsonl"))
+        return [r for r in test_peers.read_jsonl(os.path.join(self.dir, "http.jsonl"))
                 if r["path"] == path]
 
     def answered(self, path):
@@ -184,7 +184,7 @@ class AlertsDaemonTest(unittest.TestCase):
     def test_one_alert_per_incident_and_one_recovery_on_every_channel(self):
         self.write_config(["mail", "slack", "hook", "stuck"],
                           "  - {name: beat, type: command, every: 1s, with: {command: ['true']}}\n")
-        alert_peers.script_receiver(self.http_port, "/stuck", [{"hang": True}] * 10)
+        test_peers.script_receiver(self.http_port, "/stuck", [{"hang": True}] * 10)
         self.start()
         mails = self.wait("the alert email", self.mails)
         runs_at_alert = len([r for r in history(self.dir, "flaky") if r["status"] == "failed"])
@@ -255,10 +255,10 @@ class AlertsDaemonTest(unittest.TestCase):
 
     def test_rate_limits_and_errors_are_retried_a_refusal_is_not(self):
         self.write_config(["slack", "hook"])
-        alert_peers.script_receiver(self.http_port, SLACK_PATH, [
+        test_peers.script_receiver(self.http_port, SLACK_PATH, [
             {"status": 429, "headers": {"Retry-After": "1"}, "body": "rate_limited"},
             {"status": 500, "body": "oops"}])
-        alert_peers.script_receiver(self.http_port, "/hook",
+        test_peers.script_receiver(self.http_port, "/hook",
                                     [{"status": 400, "body": "invalid_payload"}])
         self.start()
         self.wait("three Slack attempts", lambda: len(self.requests(SLACK_PATH)) >= 3,
@@ -285,7 +285,7 @@ class AlertsDaemonTest(unittest.TestCase):
         self.write_config(["hook"])
         # The first attempt hangs, as if the far end were slow; jobsd is
         # killed while it waits. Later requests get 200.
-        alert_peers.script_receiver(self.http_port, "/hook", [{"hang": True}])
+        test_peers.script_receiver(self.http_port, "/hook", [{"hang": True}])
         daemon = self.start()
         self.wait("the alert in the outbox", self.alerts)
         self.wait("the delivery attempt", lambda: self.requests("/hook") or None)

@@ -25,6 +25,9 @@ import time
 import unittest
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_peers  # noqa: E402
+
 JOBSD = None
 FAKE = None
 
@@ -40,17 +43,7 @@ class OpenaqTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="jobsd-openaq-it-")
         self.procs = []
-        d = self.dir
-        script = (
-            "set -e; cd '%s'; "
-            "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
-            "-subj '/CN=jobsd test CA' >/dev/null 2>&1; "
-            "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr "
-            "-subj '/CN=localhost' >/dev/null 2>&1; "
-            "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext; "
-            "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-            "-out server.pem -days 2 -extfile san.ext >/dev/null 2>&1" % d)
-        subprocess.run(["/bin/sh", "-c", script], check=True)
+        test_peers.make_test_ca(self.dir)
         self.start_fake()
 
     def tearDown(self):

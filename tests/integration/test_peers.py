@@ -1,7 +1,6 @@
-"""Test peers for the alert tests, shared by alert_channels_test.py and
-alerts_daemon_test.py: a throwaway CA and a localhost certificate made with
-the openssl command, and peer processes that write their port to a file.
-Standard library only.
+"""What the integration tests share: a throwaway CA and a localhost
+certificate made with the openssl command, and peer processes (fakes, SMTP
+sink) that write their port to a file. Standard library only.
 """
 
 import json
