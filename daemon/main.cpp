@@ -3,7 +3,6 @@
 #include <iostream>
 
 #include "alert/channel.h"
-#include "alert/email_channel.h"
 #include "daemon/command_line.h"
 #include "daemon/commands.h"
 #include "daemon/daemon.h"
@@ -26,11 +25,6 @@ scheduler::JobCatalog Catalog(http::Client& http_client) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // libcurl (the email channel) sets itself up once, before any thread exists.
-  if (auto curl = alert::InitEmailTransport(); !curl) {
-    std::cerr << "jobsd: " << curl.error().message << "\n";
-    return 1;
-  }
   auto cl = jobsd::ParseCommandLine(argc, argv);
   if (!cl) {
     std::cerr << "jobsd: " << cl.error().message << "\n\n" << jobsd::UsageText();

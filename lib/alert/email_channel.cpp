@@ -1,5 +1,10 @@
 #include "alert/email_channel.h"
 
+#include <dlfcn.h>
+
+// The calls go through pointers from dlopen (CurlLibrary below), so the
+// header's type-checking macros are not wanted.
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -14,6 +19,23 @@
 #include "alert/alert_text.h"
 
 namespace alert {
+
+// libcurl, loaded when the first email is sent rather than when jobsd
+// starts: it brings some 25 shared libraries (GnuTLS, LDAP, SSH ...) that
+// would cost every jobsd about 6 MiB of memory, email channel or not.
+struct CurlLibrary {
+  std::string error;  // why it cannot be used; empty when it can
+  CURLcode (*global_init)(long) = nullptr;
+  CURL* (*easy_init)() = nullptr;
+  CURLcode (*easy_setopt)(CURL*, CURLoption, ...) = nullptr;
+  CURLcode (*easy_perform)(CURL*) = nullptr;
+  CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...) = nullptr;
+  void (*easy_cleanup)(CURL*) = nullptr;
+  const char* (*easy_strerror)(CURLcode) = nullptr;
+  curl_slist* (*slist_append)(curl_slist*, const char*) = nullptr;
+  void (*slist_free_all)(curl_slist*) = nullptr;
+};
+const CurlLibrary& Curl();
 namespace {
 
 using Outcome = DeliveryResult::Outcome;
@@ -174,14 +196,44 @@ std::string CutUtf8(std::string text, std::size_t max) {
 
 }  // namespace
 
+const CurlLibrary& Curl() {
+  static const CurlLibrary library = [] {
+    CurlLibrary loaded;
+    void* handle = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+      loaded.error = std::string("cannot load libcurl (install libcurl4): ") + ::dlerror();
+      return loaded;
+    }
+    bool complete = true;
+    auto find = [&](auto& pointer, const char* name) {
+      pointer = reinterpret_cast<std::remove_reference_t<decltype(pointer)>>(::dlsym(handle, name));
+      if (pointer == nullptr) complete = false;
+    };
+    find(loaded.global_init, "curl_global_init");
+    find(loaded.easy_init, "curl_easy_init");
+    find(loaded.easy_setopt, "curl_easy_setopt");
+    find(loaded.easy_perform, "curl_easy_perform");
+    find(loaded.easy_getinfo, "curl_easy_getinfo");
+    find(loaded.easy_cleanup, "curl_easy_cleanup");
+    find(loaded.easy_strerror, "curl_easy_strerror");
+    find(loaded.slist_append, "curl_slist_append");
+    find(loaded.slist_free_all, "curl_slist_free_all");
+    if (!complete) {
+      loaded.error = "libcurl.so.4 lacks a function jobsd needs";
+      return loaded;
+    }
+    // Thread-safe in libcurl 7.84 and later (Debian 12 has 7.88).
+    if (const CURLcode code = loaded.global_init(CURL_GLOBAL_DEFAULT); code != CURLE_OK) {
+      loaded.error = std::string("libcurl could not be initialised: ") + loaded.easy_strerror(code);
+    }
+    return loaded;
+  }();
+  return library;
+}
+
 core::Result<void> InitEmailTransport() {
-  static std::once_flag once;
-  static CURLcode code = CURLE_OK;
-  std::call_once(once, [] { code = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (code != CURLE_OK) {
-    return core::Unexpected(core::Error{
-        core::ErrorKind::kInternal,
-        std::string("libcurl could not be initialised: ") + curl_easy_strerror(code), false});
+  if (!Curl().error.empty()) {
+    return core::Unexpected(core::Error{core::ErrorKind::kInternal, Curl().error, false});
   }
   return {};
 }
@@ -309,14 +361,18 @@ DeliveryResult EmailChannel::Deliver(const Delivery& delivery) {
       FormatEmail(settings_, delivery.alert, delivery.id, std::chrono::system_clock::now());
   DeliveryResult result;
   result.outcome = Outcome::kRetry;
+  if (auto ready = InitEmailTransport(); !ready) {
+    result.response = ready.error().message;
+    return result;
+  }
 
   // Declared before the handle: curl_easy_cleanup may still talk to the
   // server (QUIT) and call back into it.
   Transfer transfer{message, {}, &delivery.cancelled};
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> recipients(nullptr,
-                                                                         curl_slist_free_all);
+  std::unique_ptr<curl_slist, decltype(Curl().slist_free_all)> recipients(nullptr,
+                                                                          Curl().slist_free_all);
   for (const std::string& to : settings_.to) {
-    curl_slist* grown = curl_slist_append(recipients.get(), EnvelopeAddress(to).c_str());
+    curl_slist* grown = Curl().slist_append(recipients.get(), EnvelopeAddress(to).c_str());
     if (grown == nullptr) {
       result.response = "out of memory building the recipient list";
       return result;
@@ -324,7 +380,8 @@ DeliveryResult EmailChannel::Deliver(const Delivery& delivery) {
     recipients.release();
     recipients.reset(grown);
   }
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> handle(curl_easy_init(), curl_easy_cleanup);
+  std::unique_ptr<CURL, decltype(Curl().easy_cleanup)> handle(Curl().easy_init(),
+                                                              Curl().easy_cleanup);
   if (!handle) {
     result.response = "libcurl could not make a handle";
     return result;
@@ -348,37 +405,37 @@ DeliveryResult EmailChannel::Deliver(const Delivery& delivery) {
       static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout_).count()));
   char error[CURL_ERROR_SIZE] = {};
 
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-  curl_easy_setopt(curl, CURLOPT_PROXY, "");
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(curl, CURLOPT_USE_SSL,
-                   settings_.tls == config::SmtpTls::kNone ? static_cast<long>(CURLUSESSL_NONE)
-                                                           : static_cast<long>(CURLUSESSL_ALL));
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file.c_str());
-  if (settings_.username) curl_easy_setopt(curl, CURLOPT_USERNAME, settings_.username->c_str());
-  if (settings_.password) curl_easy_setopt(curl, CURLOPT_PASSWORD, settings_.password->c_str());
-  curl_easy_setopt(curl, CURLOPT_MAIL_FROM, from.c_str());
-  curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, recipients.get());
-  curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-  curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(message.size()));
-  curl_easy_setopt(curl, CURLOPT_READFUNCTION, ReadMessage);
-  curl_easy_setopt(curl, CURLOPT_READDATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, KeepReply);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, CheckCancelled);
-  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, std::min(timeout_ms, 10'000L));
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+  Curl().easy_setopt(curl, CURLOPT_URL, url.c_str());
+  Curl().easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+  Curl().easy_setopt(curl, CURLOPT_PROXY, "");
+  Curl().easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  Curl().easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  Curl().easy_setopt(curl, CURLOPT_USE_SSL,
+                     settings_.tls == config::SmtpTls::kNone ? static_cast<long>(CURLUSESSL_NONE)
+                                                             : static_cast<long>(CURLUSESSL_ALL));
+  Curl().easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+  Curl().easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!ca_file.empty()) Curl().easy_setopt(curl, CURLOPT_CAINFO, ca_file.c_str());
+  if (settings_.username) Curl().easy_setopt(curl, CURLOPT_USERNAME, settings_.username->c_str());
+  if (settings_.password) Curl().easy_setopt(curl, CURLOPT_PASSWORD, settings_.password->c_str());
+  Curl().easy_setopt(curl, CURLOPT_MAIL_FROM, from.c_str());
+  Curl().easy_setopt(curl, CURLOPT_MAIL_RCPT, recipients.get());
+  Curl().easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+  Curl().easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(message.size()));
+  Curl().easy_setopt(curl, CURLOPT_READFUNCTION, ReadMessage);
+  Curl().easy_setopt(curl, CURLOPT_READDATA, &transfer);
+  Curl().easy_setopt(curl, CURLOPT_HEADERFUNCTION, KeepReply);
+  Curl().easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+  Curl().easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  Curl().easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, CheckCancelled);
+  Curl().easy_setopt(curl, CURLOPT_XFERINFODATA, &transfer);
+  Curl().easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, std::min(timeout_ms, 10'000L));
+  Curl().easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
 
-  const CURLcode code = curl_easy_perform(curl);
+  const CURLcode code = Curl().easy_perform(curl);
   long reply = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply);
-  const std::string what = error[0] != '\0' ? std::string(error) : curl_easy_strerror(code);
+  Curl().easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply);
+  const std::string what = error[0] != '\0' ? std::string(error) : Curl().easy_strerror(code);
 
   if (code == CURLE_OK) {
     result.outcome = Outcome::kDelivered;

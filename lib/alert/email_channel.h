@@ -33,9 +33,10 @@
 
 namespace alert {
 
-// Sets up libcurl (curl_global_init) for the email channel. Not thread-safe
-// in libcurl's own terms: call it once at start-up, before any thread
-// exists (daemon/main.cpp does). Later calls do nothing.
+// Loads and sets up libcurl for the email channel, once: the first email
+// does it (libcurl is not loaded at start, so jobsd without an email
+// channel does not pay for it). Thread-safe (libcurl 7.84 and later); later
+// calls only report how the first went.
 core::Result<void> InitEmailTransport();
 
 // The whole message as sent, headers and body, CRLF line endings.
