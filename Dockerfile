@@ -24,7 +24,8 @@ RUN bash scripts/build -DJOBSD_TESTS=OFF -DJOBSD_BENCH=OFF \
 FROM debian:bookworm-slim
 # The shared libraries jobsd links (readelf -d NEEDED -> ldd -> dpkg -S;
 # tests/integration/docker_files_test.py fails when one is missing), tzdata for cron time
-# zones, CA certificates for HTTPS upstreams, curl for the HEALTHCHECK, and
+# zones, libcurl4 (loaded when the first email alert goes out), CA
+# certificates for HTTPS upstreams, curl for the HEALTHCHECK, and
 # tini as PID 1: it forwards signals to jobsd and reaps what command jobs
 # leave behind.
 RUN apt-get update \
