@@ -34,18 +34,6 @@ core::Duration Backoff(core::Duration first, int attempts, std::mt19937_64& rand
   return core::Duration(pick(random));
 }
 
-std::string_view ResultName(DeliveryResult::Outcome outcome) {
-  switch (outcome) {
-    case DeliveryResult::Outcome::kDelivered:
-      return "delivered";
-    case DeliveryResult::Outcome::kRejected:
-      return "rejected";
-    case DeliveryResult::Outcome::kRetry:
-      break;
-  }
-  return "retry";
-}
-
 bool SameChannel(const config::ChannelConfig& a, const config::ChannelConfig& b) {
   return a.settings == b.settings && a.ca_file == b.ca_file && a.timeout == b.timeout;
 }
@@ -168,15 +156,13 @@ void AlertOutbox::Worker::DeliverOne(const store::StoredAlert& stored,
   auto alert = AlertFromJson(stored.body);
   const config::Severity severity = alert ? alert->severity : config::Severity::kWarning;
   DeliveryResult result;
-  std::string_view outcome;
   if (!alert) {
-    result.outcome = DeliveryResult::Outcome::kRejected;
     result.response = "unreadable alert in the outbox: " + alert.error().message;
-    outcome = "rejected";
+    delivery.state = store::DeliveryState::kRejected;
   } else if (now - stored.raised_at > kGiveUpAfter) {
     result.response = "not delivered within " + core::FormatDuration(kGiveUpAfter) +
                       "; last answer: " + delivery.response;
-    outcome = "expired";
+    delivery.state = store::DeliveryState::kExpired;
   } else {
     alert->id = stored.id;
     Delivery attempt{*alert, delivery.delivery_id, delivery.attempts + 1,
@@ -185,24 +171,29 @@ void AlertOutbox::Worker::DeliverOne(const store::StoredAlert& stored,
     if (stopping_.load() && result.outcome == DeliveryResult::Outcome::kRetry) {
       return;  // abandoned by a stop or reload: the next start tries again
     }
-    outcome = ResultName(result.outcome);
     ++delivery.attempts;
+    switch (result.outcome) {
+      case DeliveryResult::Outcome::kDelivered:
+        delivery.state = store::DeliveryState::kDelivered;
+        break;
+      case DeliveryResult::Outcome::kRejected:
+        delivery.state = store::DeliveryState::kRejected;
+        break;
+      case DeliveryResult::Outcome::kRetry: {
+        core::Duration wait = Backoff(first_backoff_, delivery.attempts, random_);
+        if (result.retry_after) wait = std::max(wait, *result.retry_after);
+        delivery.next_attempt_at = now + wait;
+        channel_down = true;
+        break;
+      }
+    }
   }
-
   delivery.last_attempt_at = now;
   delivery.response = result.response;
-  if (outcome == "expired") {
-    delivery.state = store::DeliveryState::kExpired;
-  } else if (result.outcome == DeliveryResult::Outcome::kDelivered) {
-    delivery.state = store::DeliveryState::kDelivered;
-  } else if (result.outcome == DeliveryResult::Outcome::kRejected) {
-    delivery.state = store::DeliveryState::kRejected;
-  } else {
-    core::Duration wait = Backoff(first_backoff_, delivery.attempts, random_);
-    if (result.retry_after) wait = std::max(wait, *result.retry_after);
-    delivery.next_attempt_at = now + wait;
-    channel_down = true;
-  }
+  // The metric's results are the states' names, with "retry" for pending.
+  const std::string_view outcome = delivery.state == store::DeliveryState::kPending
+                                       ? std::string_view("retry")
+                                       : store::ToString(delivery.state);
   recorder_.Write([delivery](store::RunStore& store) {
     if (auto ok = store.UpdateDelivery(delivery); !ok) {
       spdlog::error("state store: recording delivery {} of alert {}: {}", delivery.delivery_id,

@@ -19,6 +19,7 @@
 #include "alert/webhook_channel.h"
 #include "http/client.h"
 #include "tests/fakes/fake_alert_receiver.h"
+#include "tests/lib/alert/sample_alert.h"
 
 namespace {
 
@@ -28,22 +29,7 @@ namespace json = boost::json;
 
 constexpr const char* kSlackPath = "/services/T0001/B0002/sEcReTtOkEn42";
 
-alert::Alert SampleAlert() {
-  alert::Alert a;
-  a.id = 42;
-  a.kind = alert::AlertKind::kFiring;
-  a.rule = "consecutive_failures";
-  a.severity = config::Severity::kCritical;
-  a.job = "openaq";
-  a.raised_at = *core::ParseRfc3339("2026-11-23T01:48:55Z");
-  a.summary = "openaq failed 3 times in a row";
-  a.consecutive_failures = 3;
-  a.run_id = 1234;
-  a.last_error = "HTTP 503 <Service Unavailable> & ```more```";
-  a.host = "box1";
-  a.runs_url = "https://jobsd.example.com/api/jobs/openaq/runs?limit=20";
-  return a;
-}
+using alert::testing::SampleAlert;
 
 double SecondsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();

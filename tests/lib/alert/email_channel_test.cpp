@@ -2,6 +2,7 @@
 // Date format, CRLF line ends, quoted-printable for long or non-ASCII
 // bodies, and no header injection through alert texts.
 #include "alert/email_channel.h"
+#include "tests/lib/alert/sample_alert.h"
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -13,18 +14,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// The shared sample with the error and link the expected texts below show.
 alert::Alert SampleAlert() {
-  alert::Alert a;
-  a.kind = alert::AlertKind::kFiring;
-  a.rule = "consecutive_failures";
-  a.severity = config::Severity::kCritical;
-  a.job = "openaq";
-  a.raised_at = *core::ParseRfc3339("2026-11-23T01:48:55Z");
-  a.summary = "openaq failed 3 times in a row";
-  a.consecutive_failures = 3;
-  a.run_id = 1234;
+  alert::Alert a = alert::testing::SampleAlert();
   a.last_error = "HTTP 503 from api.openaq.org";
-  a.host = "box1";
   a.runs_url = "https://jobsd.example.com/api/jobs/openaq/runs";
   return a;
 }

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -99,7 +100,8 @@ struct Harness {
 
   void Raise(const std::string& summary, std::vector<std::string> channels,
              core::TimePoint at = core::TimePoint(std::chrono::duration_cast<core::Duration>(
-                 std::chrono::system_clock::now().time_since_epoch()))) {
+                 std::chrono::system_clock::now().time_since_epoch())),
+             std::optional<std::string> body = std::nullopt) {
     Alert alert;
     alert.rule = "consecutive_failures";
     alert.job = "sync";
@@ -112,7 +114,7 @@ struct Harness {
     stored.kind = "firing";
     stored.severity = "warning";
     stored.summary = summary;
-    stored.body = AlertJson(alert);
+    stored.body = body.value_or(AlertJson(alert));
     recorder->Write(
         [stored, channels](store::RunStore& s) { REQUIRE(s.InsertAlert(stored, channels)); });
   }
@@ -236,6 +238,25 @@ TEST_CASE("an alert not delivered within a day expires", "[alert]") {
   const auto deliveries = h.Deliveries();
   REQUIRE(deliveries.size() == 1);
   CHECK(deliveries[0].state == store::DeliveryState::kExpired);
+}
+
+TEST_CASE("an unreadable alert in the outbox is refused, not sent and not retried", "[alert]") {
+  Harness h;
+  h.Raise("garbled", {"slack"},
+          core::TimePoint(std::chrono::duration_cast<core::Duration>(
+              std::chrono::system_clock::now().time_since_epoch())),
+          "{not json");
+  auto outbox = h.Outbox();
+  outbox->SetChannels(Harness::Channels({"slack"}));
+  for (int i = 0; i < 100 && h.Count("slack/rejected") == 0; ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  outbox->Stop();
+  CHECK(h.logs["slack"]->deliveries.empty());
+  const auto deliveries = h.Deliveries();
+  REQUIRE(deliveries.size() == 1);
+  CHECK(deliveries[0].state == store::DeliveryState::kRejected);
+  CHECK(deliveries[0].response.starts_with("unreadable alert in the outbox"));
 }
 
 TEST_CASE("channel health counts failed attempts in a row", "[alert]") {
