@@ -153,13 +153,22 @@ int Daemon::Run() {
     spdlog::warn("{} run(s) were in progress when jobsd last stopped; recorded as interrupted",
                  *interrupted);
   }
-  auto slots = store->LastScheduledSlots();
-  if (!slots) {
+  // Runs a crash left out of the per-job index: index them now, so the
+  // lookups below and the first bulk of the new recorder stay small.
+  if (auto indexed = store->IndexPendingRuns(); !indexed) {
     spdlog::critical("cannot start: state file {}: {}", config_->state.path.string(),
-                     slots.error().message);
+                     indexed.error().message);
     return 1;
   }
-  const std::map<std::string, core::TimePoint> last_slots(slots->begin(), slots->end());
+  std::vector<std::string> job_names;
+  job_names.reserve(config_->jobs.size());
+  for (const config::JobConfig& job : config_->jobs) job_names.push_back(job.name);
+  auto last_slots = store->LastScheduledSlots(job_names);
+  if (!last_slots) {
+    spdlog::critical("cannot start: state file {}: {}", config_->state.path.string(),
+                     last_slots.error().message);
+    return 1;
+  }
   auto health = store->AllHealth();
   if (!health) {
     spdlog::critical("cannot start: state file {}: {}", config_->state.path.string(),
@@ -196,7 +205,7 @@ int Daemon::Run() {
   // Listening comes before the first run: a port in use stops the start
   // before any job has run.
   if (!StartHttp()) return 1;
-  scheduler_->Start(config_, last_slots);
+  scheduler_->Start(config_, *last_slots);
   SweepAlertsLater();
   WaitForSignal();
   systemd_.Ready(StatusLine());

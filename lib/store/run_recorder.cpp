@@ -11,6 +11,13 @@ namespace {
 // letting a busy daemon commit a few dozen times a second, not thousands.
 constexpr auto kGatherTime = std::chrono::milliseconds(20);
 constexpr std::size_t kGatherWrites = 512;
+// How often the runs written are added to the per-job index (see
+// RunStore::IndexPendingRuns): at most this long after the first of them, or
+// once this many have gathered. Fewer, larger bulks cost less; the bound on
+// the runs waiting keeps a query for one job's runs (which looks through
+// them) quick.
+constexpr auto kIndexEvery = std::chrono::seconds(30);
+constexpr std::size_t kIndexBacklog = 200000;
 
 using QueryFn = std::function<void(RunStore&)>;
 
@@ -97,7 +104,7 @@ void RunRecorder::Loop() {
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and nothing left to write
+      if (queue_.empty()) break;  // stopping, and nothing left to write
       wake_.wait_for(lock, kGatherTime, [this] {
         return stopping_ || queue_.size() >= kGatherWrites ||
                std::any_of(queue_.begin(), queue_.end(),
@@ -110,6 +117,42 @@ void RunRecorder::Loop() {
     batch.clear();
     ReserveSpareBlockIfLow();
   }
+  // Leave nothing for the next start to index.
+  if (unindexed_runs_ > 0 || !prune_due_.empty()) {
+    if (auto began = store_.Begin(); !began) {
+      on_error_(core::Error{core::ErrorKind::kIo,
+                            "state store: cannot index the last runs: " + began.error().message,
+                            true});
+      return;
+    }
+    IndexAndPrune();
+    if (auto committed = store_.Commit(); !committed) {
+      store_.Rollback();
+      on_error_(core::Error{core::ErrorKind::kIo,
+                            "state store: cannot index the last runs: " + committed.error().message,
+                            true});
+    }
+  }
+}
+
+void RunRecorder::IndexAndPrune() {
+  if (auto indexed = store_.IndexPendingRuns(); !indexed) {
+    // The runs stay marked pending: queries still find them, the next bulk
+    // indexes them.
+    on_error_(core::Error{indexed.error().kind,
+                          "state store: indexing runs: " + indexed.error().message, true});
+    return;
+  }
+  unindexed_runs_ = 0;
+  // Pruning waits for the index: with no runs pending, finding a job's
+  // oldest runs is a lookup, not a scan of the recent ones.
+  for (const std::string& job : prune_due_) {
+    if (auto pruned = store_.Prune(job, keep_runs_.load()); !pruned) {
+      on_error_(core::Error{pruned.error().kind,
+                            "state store: pruning " + job + ": " + pruned.error().message, true});
+    }
+  }
+  prune_due_.clear();
 }
 
 void RunRecorder::ApplyBatch(std::vector<Op>& batch, const EndHook* end_hook) {
@@ -169,6 +212,7 @@ void RunRecorder::ApplyWrites(std::vector<Op>& batch, std::size_t begin, std::si
       continue;
     }
     if (const auto* run = std::get_if<RunRecord>(&batch[k])) {
+      if (unindexed_runs_++ == 0) first_unindexed_at_ = std::chrono::steady_clock::now();
       if (auto inserted = store_.InsertRun(*run); !inserted) {
         report(inserted.error(), "recording run " + std::to_string(run->id) + " of " + run->job);
       } else if (run->status != RunStatus::kRunning && run->status != RunStatus::kSkipped) {
@@ -194,12 +238,11 @@ void RunRecorder::ApplyWrites(std::vector<Op>& batch, std::size_t begin, std::si
       prune_due_.push_back(finished.job);
     }
   }
-  for (const std::string& job : prune_due_) {
-    if (auto pruned = store_.Prune(job, keep_runs_.load()); !pruned) {
-      report(pruned.error(), "pruning " + job);
-    }
+  if (unindexed_runs_ >= kIndexBacklog ||
+      (unindexed_runs_ > 0 &&
+       std::chrono::steady_clock::now() - first_unindexed_at_ >= kIndexEvery)) {
+    IndexAndPrune();
   }
-  prune_due_.clear();
   if (auto committed = store_.Commit(); !committed) {
     store_.Rollback();
     on_error_(core::Error{core::ErrorKind::kIo,

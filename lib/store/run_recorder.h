@@ -6,7 +6,9 @@
 // loop never blocks on the disk. A batch gathers for up to 20 ms (or 512
 // writes) once the first write arrives; a run that starts and ends within
 // one batch is written as one finished row. Run ids come from blocks reserved in the
-// store ahead of time, so a run has its id the moment it is created.
+// store ahead of time, so a run has its id the moment it is created. The
+// runs written are added to the per-job index in bulk every 30 s (and when
+// the recorder stops), and jobs due for pruning are pruned then.
 //
 // Any thread may call any method. Callbacks given to Query run on the
 // recorder's thread; post to your own thread from there. Write failures
@@ -15,6 +17,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -22,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -77,6 +81,9 @@ class RunRecorder {
   void ApplyWrites(std::vector<Op>& batch, std::size_t begin, std::size_t end,
                    const EndHook* end_hook);
   void ReserveSpareBlockIfLow();
+  // Inside a transaction: adds the runs written since the last time to the
+  // per-job index, then prunes the jobs that are due.
+  void IndexAndPrune();
 
   RunStore store_;  // recorder thread only
   ErrorHandler on_error_;
@@ -84,9 +91,12 @@ class RunRecorder {
   std::atomic<int> keep_runs_;
   std::atomic<std::uint64_t> batches_{0};
   // Recorder thread only: finished runs per job since its history was last
-  // pruned, and the jobs whose count reached the threshold.
-  std::map<std::string, int> ended_since_prune_;
+  // pruned, the jobs whose count reached the threshold (pruned at the next
+  // indexing), and the runs written since the last indexing.
+  std::unordered_map<std::string, int> ended_since_prune_;
   std::vector<std::string> prune_due_;
+  std::size_t unindexed_runs_ = 0;
+  std::chrono::steady_clock::time_point first_unindexed_at_;
 
   // Guarded by ids_mutex_.
   std::mutex ids_mutex_;

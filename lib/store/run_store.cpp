@@ -1,7 +1,10 @@
 #include "store/run_store.h"
 
 #include <array>
+#include <limits>
+#include <map>
 #include <random>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <system_error>
@@ -90,7 +93,42 @@ CREATE TABLE alert_state (
   PRIMARY KEY (job, rule)
 );
 )sql",
+    // Finding a job's runs. An index on runs (job, started_at) is written
+    // per run at a place of its own per job, so 10,000 jobs running every
+    // second dirty 10,000 scattered index pages a second, one WAL frame
+    // each, most of what recording a run cost. run_index holds the same
+    // entries but is written in bulk, sorted by job (IndexPendingRuns, every
+    // half minute or so), which writes each job's last page once per bulk.
+    // The runs not yet in it all started at or after
+    // run_index_pending.since (NULL when there are none); readers find
+    // those through runs_by_start, which carries the job for that reason.
+    R"sql(
+CREATE TABLE run_index (
+  job TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  id INTEGER NOT NULL,
+  PRIMARY KEY (job, started_at, id)
+) WITHOUT ROWID;
+INSERT INTO run_index (job, started_at, id)
+  SELECT job, started_at, id FROM runs ORDER BY job, started_at, id;
+CREATE TABLE run_index_pending (
+  only_row INTEGER PRIMARY KEY CHECK (only_row = 1),
+  since INTEGER
+);
+INSERT INTO run_index_pending (only_row, since) VALUES (1, NULL);
+DROP INDEX runs_by_job;
+DROP INDEX runs_by_start;
+CREATE INDEX runs_by_start ON runs (started_at, job);
+)sql",
 };
+
+// The ids of runs not yet in run_index (all jobs'), for one job when ?1 is
+// bound to its name.
+constexpr std::string_view kPendingRunsOfJob =
+    "SELECT id FROM runs WHERE started_at >= (SELECT since FROM run_index_pending) AND job = ?1";
+
+// Below every time stored: "none" when taking the latest of several.
+constexpr std::int64_t kNoTime = std::numeric_limits<std::int64_t>::min();
 
 std::int64_t Micros(core::TimePoint t) { return t.time_since_epoch().count(); }
 core::TimePoint FromMicros(std::int64_t us) { return core::TimePoint(core::Duration(us)); }
@@ -236,6 +274,7 @@ core::Result<void> RunStore::Migrate() {
   auto row = version_stmt->Step();
   if (!row) return Unexpected(row.error());
   const auto version = static_cast<std::size_t>(version_stmt->Int(0));
+  version_stmt->Reset();  // a statement still stepping would block DROP in a migration
   const std::size_t latest = std::size(kMigrations);
   if (version > latest) {
     return Unexpected(core::Error{core::ErrorKind::kInvalidArgument,
@@ -267,9 +306,24 @@ core::Result<Statement*> RunStore::Prepared(std::optional<Statement>& slot, std:
   return &*slot;
 }
 
-core::Result<void> RunStore::Begin() { return db_.Execute("BEGIN IMMEDIATE"); }
-core::Result<void> RunStore::Commit() { return db_.Execute("COMMIT"); }
-void RunStore::Rollback() { (void)db_.Execute("ROLLBACK").has_value(); }
+core::Result<void> RunStore::Begin() {
+  auto began = db_.Execute("BEGIN IMMEDIATE");
+  in_transaction_ = began.has_value();
+  marked_unindexed_since_.reset();
+  return began;
+}
+
+core::Result<void> RunStore::Commit() {
+  in_transaction_ = false;
+  marked_unindexed_since_.reset();
+  return db_.Execute("COMMIT");
+}
+
+void RunStore::Rollback() {
+  in_transaction_ = false;
+  marked_unindexed_since_.reset();
+  (void)db_.Execute("ROLLBACK").has_value();
+}
 
 core::Result<std::int64_t> RunStore::ReserveRunIds(std::int64_t count) {
   // AUTOINCREMENT hands out max(sqlite_sequence, max id) + 1; raising the
@@ -332,7 +386,61 @@ core::Result<std::int64_t> RunStore::InsertRun(const RunRecord& run) {
     (*stmt)->Bind(11, std::nullopt);
   }
   if (auto ok = (*stmt)->Run(); !ok) return Unexpected(ok.error());
-  return db_.LastInsertId();
+  const std::int64_t id = db_.LastInsertId();
+  if (auto marked = MarkUnindexed(Micros(run.started_at)); !marked) {
+    return Unexpected(marked.error());
+  }
+  return id;
+}
+
+core::Result<void> RunStore::MarkUnindexed(std::int64_t started_at) {
+  // Inside one transaction no other writer can index the runs and clear the
+  // mark, so once it is at or before this start, there is nothing to write:
+  // a batch of runs costs one statement here, not one per run.
+  if (in_transaction_ && marked_unindexed_since_ && *marked_unindexed_since_ <= started_at) {
+    return {};
+  }
+  // An UPDATE whose WHERE fails dirties no page.
+  auto mark = Prepared(mark_unindexed_,
+                       "UPDATE run_index_pending SET since = ?1 WHERE since IS NULL OR since > ?1");
+  if (!mark) return Unexpected(mark.error());
+  (*mark)->Bind(1, started_at);
+  if (auto ok = (*mark)->Run(); !ok) return Unexpected(ok.error());
+  if (in_transaction_) marked_unindexed_since_ = started_at;
+  return {};
+}
+
+core::Result<int> RunStore::IndexPendingRuns() {
+  const bool own_transaction = !in_transaction_;
+  if (own_transaction) {
+    if (auto ok = Begin(); !ok) return Unexpected(ok.error());
+  }
+  auto indexed = [&]() -> core::Result<int> {
+    // Sorted by job, so each job's last index page is written once.
+    auto index = Prepared(index_pending_,
+                          "INSERT OR IGNORE INTO run_index (job, started_at, id) "
+                          "SELECT job, started_at, id FROM runs "
+                          "WHERE started_at >= (SELECT since FROM run_index_pending) "
+                          "ORDER BY job, started_at, id");
+    if (!index) return Unexpected(index.error());
+    if (auto ok = (*index)->Run(); !ok) return Unexpected(ok.error());
+    const int count = db_.Changes();
+    auto clear = Prepared(clear_unindexed_,
+                          "UPDATE run_index_pending SET since = NULL WHERE since IS NOT NULL");
+    if (!clear) return Unexpected(clear.error());
+    if (auto ok = (*clear)->Run(); !ok) return Unexpected(ok.error());
+    marked_unindexed_since_.reset();
+    return count;
+  }();
+  if (own_transaction) {
+    if (!indexed) {
+      Rollback();
+    } else if (auto ok = Commit(); !ok) {
+      Rollback();
+      return Unexpected(ok.error());
+    }
+  }
+  return indexed;
 }
 
 core::Result<void> RunStore::FinishRun(const RunEnd& end) {
@@ -417,8 +525,13 @@ core::Result<int> RunStore::MarkInterrupted(core::TimePoint now) {
 }
 
 core::Result<std::vector<RunRecord>> RunStore::RecentRuns(std::string_view job, int limit) {
+  // One job's: its newest from run_index, and any not indexed yet.
+  const std::string of_job =
+      "WHERE id IN (SELECT id FROM (SELECT id FROM run_index WHERE job = ?1 "
+      "ORDER BY started_at DESC, id DESC LIMIT ?2) UNION ALL " +
+      std::string(kPendingRunsOfJob) + ") ";
   const std::string sql = "SELECT " + std::string(kRunColumns) + " FROM runs " +
-                          (job.empty() ? "" : "WHERE job = ?1 ") +
+                          (job.empty() ? "" : of_job) +
                           "ORDER BY started_at DESC, id DESC LIMIT ?2";
   auto stmt = db_.Prepare(sql);
   if (!stmt) return Unexpected(stmt.error());
@@ -447,23 +560,47 @@ core::Result<std::vector<JobHealth>> RunStore::AllHealth() {
   auto all = HealthRows();
   if (!all) return all;
   // A job whose row says ok may have succeeded again since, within
-  // kHealthRefresh of the success the row holds (RecordHealth): look among
-  // its runs that started from an hour before it (a run longer than that
-  // leaves last_success_at at most kHealthRefresh behind).
-  auto later = db_.Prepare(
-      "SELECT MAX(finished_at) FROM runs WHERE job = ?1 AND started_at >= ?2 AND status = 'ok'");
-  if (!later) return Unexpected(later.error());
+  // kHealthRefresh of the success the row holds (RecordHealth): any later
+  // success is within that minute, so the newest successful run is as good
+  // as the latest finish. Runs not indexed yet are looked at for all jobs at
+  // once.
+  auto newest_ok = db_.Prepare(
+      "SELECT r.finished_at FROM run_index i JOIN runs r ON r.id = i.id "
+      "WHERE i.job = ?1 AND r.status = 'ok' ORDER BY i.started_at DESC, i.id DESC LIMIT 1");
+  if (!newest_ok) return Unexpected(newest_ok.error());
+  auto pending = PendingByJob("MAX(finished_at)", "status = 'ok'");
+  if (!pending) return Unexpected(pending.error());
   for (JobHealth& health : *all) {
     if (health.last_status != RunStatus::kOk || !health.last_success_at) continue;
-    later->Bind(1, health.job).Bind(2, Micros(*health.last_success_at - std::chrono::hours(1)));
-    auto row = later->Step();
+    newest_ok->Bind(1, health.job);
+    auto row = newest_ok->Step();
     if (!row) return Unexpected(row.error());
-    if (const std::optional<std::int64_t> at = later->OptionalInt(0)) {
-      health.last_success_at = std::max(*health.last_success_at, FromMicros(*at));
+    std::int64_t at = *row && !newest_ok->IsNull(0) ? newest_ok->Int(0) : kNoTime;
+    newest_ok->Reset();
+    if (const auto it = pending->find(health.job); it != pending->end()) {
+      at = std::max(at, it->second);
     }
-    later->Reset();
+    if (at != kNoTime) {
+      health.last_success_at = std::max(*health.last_success_at, FromMicros(at));
+    }
   }
   return all;
+}
+
+core::Result<std::unordered_map<std::string, std::int64_t>> RunStore::PendingByJob(
+    std::string_view aggregate, std::string_view condition) {
+  auto stmt = db_.Prepare("SELECT job, " + std::string(aggregate) +
+                          " FROM runs WHERE started_at >= (SELECT since FROM run_index_pending) "
+                          "AND " +
+                          std::string(condition) + " GROUP BY job");
+  if (!stmt) return Unexpected(stmt.error());
+  std::unordered_map<std::string, std::int64_t> by_job;
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row) return Unexpected(row.error());
+    if (!*row) return by_job;
+    if (const auto value = stmt->OptionalInt(1)) by_job.emplace(stmt->Text(0), *value);
+  }
 }
 
 core::Result<std::vector<JobHealth>> RunStore::HealthRows() {
@@ -486,28 +623,50 @@ core::Result<std::vector<JobHealth>> RunStore::HealthRows() {
   }
 }
 
-core::Result<std::vector<std::pair<std::string, core::TimePoint>>> RunStore::LastScheduledSlots() {
-  auto stmt = db_.Prepare(
-      "SELECT job, MAX(scheduled_at) FROM runs WHERE trigger IN ('schedule', 'catchup') "
-      "AND scheduled_at IS NOT NULL GROUP BY job");
-  if (!stmt) return Unexpected(stmt.error());
-  std::vector<std::pair<std::string, core::TimePoint>> slots;
-  for (;;) {
-    auto row = stmt->Step();
+core::Result<std::map<std::string, core::TimePoint>> RunStore::LastScheduledSlots(
+    const std::vector<std::string>& jobs) {
+  // The slot of the newest run by start; a clock stepped back could order
+  // starts and slots differently, which costs at most one catch-up run.
+  auto newest = db_.Prepare(
+      "SELECT r.scheduled_at FROM run_index i JOIN runs r ON r.id = i.id "
+      "WHERE i.job = ?1 AND r.trigger IN ('schedule', 'catchup') AND r.scheduled_at IS NOT NULL "
+      "ORDER BY i.started_at DESC, i.id DESC LIMIT 1");
+  if (!newest) return Unexpected(newest.error());
+  auto pending = PendingByJob("MAX(scheduled_at)", "trigger IN ('schedule', 'catchup')");
+  if (!pending) return Unexpected(pending.error());
+  std::map<std::string, core::TimePoint> slots;
+  for (const std::string& job : jobs) {
+    newest->Bind(1, job);
+    auto row = newest->Step();
     if (!row) return Unexpected(row.error());
-    if (!*row) return slots;
-    slots.emplace_back(stmt->Text(0), FromMicros(stmt->Int(1)));
+    std::int64_t at = *row && !newest->IsNull(0) ? newest->Int(0) : kNoTime;
+    newest->Reset();
+    if (const auto it = pending->find(job); it != pending->end()) at = std::max(at, it->second);
+    if (at != kNoTime) slots.emplace(job, FromMicros(at));
   }
+  return slots;
 }
 
 core::Result<int> RunStore::Prune(std::string_view job, int keep) {
-  auto stmt = db_.Prepare(
-      "DELETE FROM runs WHERE job = ?1 AND status != 'running' AND id NOT IN "
-      "(SELECT id FROM runs WHERE job = ?1 ORDER BY started_at DESC, id DESC LIMIT ?2)");
-  if (!stmt) return Unexpected(stmt.error());
-  stmt->Bind(1, job).Bind(2, std::int64_t{keep});
-  if (auto ok = stmt->Run(); !ok) return Unexpected(ok.error());
-  return db_.Changes();
+  // UNION, not UNION ALL: a run may be both indexed and in the pending
+  // range, and counting it twice would delete one run too many.
+  auto runs = db_.Prepare(
+      "DELETE FROM runs WHERE status != 'running' AND id IN (SELECT id FROM "
+      "(SELECT id, started_at FROM run_index WHERE job = ?1 UNION SELECT id, started_at FROM runs "
+      "WHERE started_at >= (SELECT since FROM run_index_pending) AND job = ?1) "
+      "ORDER BY started_at DESC, id DESC LIMIT -1 OFFSET ?2)");
+  if (!runs) return Unexpected(runs.error());
+  runs->Bind(1, job).Bind(2, std::int64_t{keep});
+  if (auto ok = runs->Run(); !ok) return Unexpected(ok.error());
+  const int deleted = db_.Changes();
+  if (deleted == 0) return 0;
+  auto entries = db_.Prepare(
+      "DELETE FROM run_index WHERE job = ?1 AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.id = "
+      "run_index.id)");
+  if (!entries) return Unexpected(entries.error());
+  entries->Bind(1, job);
+  if (auto ok = entries->Run(); !ok) return Unexpected(ok.error());
+  return deleted;
 }
 
 core::Result<std::optional<std::string>> RunStore::GetState(std::string_view job,

@@ -12,9 +12,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/result.h"
@@ -143,9 +145,10 @@ class RunStore {
   // counts them in their jobs' failure streaks. Returns how many.
   core::Result<int> MarkInterrupted(core::TimePoint now);
 
-  // The latest slot each job ran for (trigger schedule or catchup), for the
-  // jobs that have one: where misfire handling resumes after a restart.
-  core::Result<std::vector<std::pair<std::string, core::TimePoint>>> LastScheduledSlots();
+  // The latest slot each of `jobs` ran for (trigger schedule or catchup),
+  // for those that have one: where misfire handling resumes after a restart.
+  core::Result<std::map<std::string, core::TimePoint>> LastScheduledSlots(
+      const std::vector<std::string>& jobs);
 
   // Newest (by start) first; all jobs when `job` is empty.
   core::Result<std::vector<RunRecord>> RecentRuns(std::string_view job, int limit);
@@ -157,6 +160,14 @@ class RunStore {
 
   // Keeps the newest `keep` runs of the job. Returns how many were deleted.
   core::Result<int> Prune(std::string_view job, int keep);
+
+  // Adds the runs written since the last call to run_index, the per-job
+  // lookup (see the schema): in bulk, sorted, so that it costs a page per
+  // job rather than a page per run. Runs not in it yet are still found by
+  // every query here, so calling it is a matter of cost, not correctness:
+  // now and then, and after a crash. Inside the caller's transaction, or
+  // its own. Returns how many runs it added.
+  core::Result<int> IndexPendingRuns();
 
   core::Result<std::optional<std::string>> GetState(std::string_view job, std::string_view key);
   core::Result<void> PutState(std::string_view job, std::string_view key, std::string_view value,
@@ -193,6 +204,11 @@ class RunStore {
   explicit RunStore(Database db) : db_(std::move(db)) {}
   core::Result<void> Migrate();
   core::Result<std::vector<JobHealth>> HealthRows();
+  // Records that a run starting at `started_at` is not in run_index yet.
+  core::Result<void> MarkUnindexed(std::int64_t started_at);
+  // `aggregate` per job over the runs not in run_index yet that meet `condition`.
+  core::Result<std::unordered_map<std::string, std::int64_t>> PendingByJob(
+      std::string_view aggregate, std::string_view condition);
   // The statement in `slot`, prepared on first use.
   core::Result<Statement*> Prepared(std::optional<Statement>& slot, std::string_view sql);
 
@@ -202,6 +218,13 @@ class RunStore {
   std::optional<Statement> finish_run_;
   std::optional<Statement> update_health_;
   std::optional<Statement> put_alert_state_;
+  std::optional<Statement> mark_unindexed_;
+  std::optional<Statement> index_pending_;
+  std::optional<Statement> clear_unindexed_;
+  bool in_transaction_ = false;  // between a successful Begin and Commit/Rollback
+  // The start time this transaction has already marked unindexed (the mark
+  // is at or before it for the rest of the transaction).
+  std::optional<std::int64_t> marked_unindexed_since_;
 };
 
 }  // namespace store

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "store/run_recorder.h"
@@ -30,7 +31,7 @@ core::TimePoint T(int seconds) {
 
 store::RunStore OpenStore(const fs::path& file) {
   auto s = store::RunStore::Open(file, store::Database::Mode::kReadWrite);
-  REQUIRE(s);
+  if (!s) FAIL(s.error().message);
   return std::move(*s);
 }
 
@@ -155,16 +156,29 @@ TEST_CASE("runs left running by a crash become interrupted failures", "[store]")
 TEST_CASE("last scheduled slot feeds misfire handling", "[store]") {
   TempDir dir;
   auto s = OpenStore(dir.path / "jobsd.db");
-  auto none = s.LastScheduledSlots();
+  const std::vector<std::string> jobs = {"j", "k", "never"};
+  auto none = s.LastScheduledSlots(jobs);
   REQUIRE(none);
   CHECK(none->empty());
   Start(s, "j", 60);
   Start(s, "j", 120, store::Trigger::kCatchup);
   Start(s, "j", 500, store::Trigger::kManual);  // not a slot
   Start(s, "k", 30);
-  auto last = s.LastScheduledSlots();
-  REQUIRE(last);
-  CHECK(*last == std::vector<std::pair<std::string, core::TimePoint>>{{"j", T(120)}, {"k", T(30)}});
+  using Slots = std::map<std::string, core::TimePoint>;
+  const Slots expected = {{"j", T(120)}, {"k", T(30)}};
+  auto pending = s.LastScheduledSlots(jobs);
+  REQUIRE(pending);
+  CHECK(*pending == expected);
+  REQUIRE(s.IndexPendingRuns());
+  auto indexed = s.LastScheduledSlots(jobs);
+  REQUIRE(indexed);
+  CHECK(*indexed == expected);
+  // Newer runs, some indexed and some not: the newest slot wins.
+  Start(s, "k", 90, store::Trigger::kRetry);  // not a slot either
+  Start(s, "k", 60);
+  auto mixed = s.LastScheduledSlots(jobs);
+  REQUIRE(mixed);
+  CHECK(*mixed == Slots{{"j", T(120)}, {"k", T(60)}});
 }
 
 TEST_CASE("pruning keeps the newest runs of each job", "[store]") {
@@ -180,6 +194,128 @@ TEST_CASE("pruning keeps the newest runs of each job", "[store]") {
   REQUIRE(runs->size() == 10);
   CHECK(runs->back().started_at == T(20));
   CHECK(s.RecentRuns("b", 100)->size() == 5);
+}
+
+// How many runs wait for the per-job index, as the store's own table says.
+std::int64_t IndexedCount(const fs::path& file) {
+  auto db = store::Database::Open(file, store::Database::Mode::kReadOnly);
+  REQUIRE(db);
+  auto stmt = db->Prepare("SELECT COUNT(*) FROM run_index");
+  REQUIRE(stmt);
+  REQUIRE(*stmt->Step());
+  return stmt->Int(0);
+}
+
+TEST_CASE("a job's runs are found whether or not they are in the per-job index yet", "[store]") {
+  TempDir dir;
+  const auto file = dir.path / "jobsd.db";
+  auto s = OpenStore(file);
+  for (int i = 0; i < 30; ++i) End(s, Start(s, "a", i), "a", RunStatus::kOk, i);
+  for (int i = 0; i < 5; ++i)
+    End(s, Start(s, "b", i), "b", i < 4 ? RunStatus::kOk : RunStatus::kFailed, i);
+  CHECK(IndexedCount(file) == 0);
+
+  auto before = s.RecentRuns("a", 7);
+  REQUIRE(before);
+  REQUIRE(before->size() == 7);
+  CHECK(before->front().started_at == T(29));
+  CHECK(s.RecentRuns("b", 100)->size() == 5);
+
+  auto indexed = s.IndexPendingRuns();
+  REQUIRE(indexed);
+  CHECK(*indexed == 35);
+  CHECK(IndexedCount(file) == 35);
+  auto again = s.IndexPendingRuns();
+  REQUIRE(again);
+  CHECK(*again == 0);
+
+  auto after = s.RecentRuns("a", 7);
+  REQUIRE(after);
+  REQUIRE(after->size() == 7);
+  for (std::size_t i = 0; i < after->size(); ++i) CHECK((*after)[i].id == (*before)[i].id);
+
+  // Half indexed, half not: one list, newest first, nothing twice.
+  for (int i = 30; i < 35; ++i) End(s, Start(s, "a", i), "a", RunStatus::kOk, i);
+  auto mixed = s.RecentRuns("a", 8);
+  REQUIRE(mixed);
+  REQUIRE(mixed->size() == 8);
+  for (std::size_t i = 0; i < mixed->size(); ++i) {
+    CHECK((*mixed)[i].started_at == T(34 - static_cast<int>(i)));
+  }
+  CHECK(s.RecentRuns("", 100)->size() == 40);
+}
+
+TEST_CASE("pruning counts the runs not indexed yet, and drops their index entries", "[store]") {
+  TempDir dir;
+  const auto file = dir.path / "jobsd.db";
+  auto s = OpenStore(file);
+  for (int i = 0; i < 20; ++i) End(s, Start(s, "a", i), "a", RunStatus::kOk, i);
+  REQUIRE(s.IndexPendingRuns());
+  for (int i = 20; i < 30; ++i) End(s, Start(s, "a", i), "a", RunStatus::kOk, i);
+  auto pruned = s.Prune("a", 15);
+  REQUIRE(pruned);
+  CHECK(*pruned == 15);
+  auto runs = s.RecentRuns("a", 100);
+  REQUIRE(runs);
+  REQUIRE(runs->size() == 15);
+  CHECK(runs->back().started_at == T(15));
+  CHECK(IndexedCount(file) == 5);  // the 5 newest indexed runs remain
+  REQUIRE(s.IndexPendingRuns());
+  CHECK(IndexedCount(file) == 15);
+  auto check = s.IntegrityCheck();
+  REQUIRE(check);
+  CHECK(*check == "ok");
+}
+
+TEST_CASE("one writer's indexing takes in another writer's runs", "[store]") {
+  TempDir dir;
+  const auto file = dir.path / "jobsd.db";
+  auto daemon = OpenStore(file);
+  auto once = OpenStore(file);  // `jobsd once` beside the daemon
+  REQUIRE(daemon.Begin());
+  Start(daemon, "d", 10);
+  Start(daemon, "d", 11);
+  REQUIRE(daemon.Commit());
+  Start(once, "o", 5);  // started earlier than the daemon's runs
+  auto indexed = daemon.IndexPendingRuns();
+  REQUIRE(indexed);
+  CHECK(*indexed == 3);
+  // After the daemon cleared the mark, the other writer marks its new run.
+  Start(once, "o", 20);
+  auto runs = daemon.RecentRuns("o", 10);
+  REQUIRE(runs);
+  CHECK(runs->size() == 2);
+  auto last = once.IndexPendingRuns();
+  REQUIRE(last);
+  CHECK(*last == 1);
+  CHECK(IndexedCount(file) == 4);
+}
+
+TEST_CASE("a state file from before the per-job index is migrated with its runs indexed",
+          "[store]") {
+  TempDir dir;
+  const auto file = dir.path / "jobsd.db";
+  {
+    auto s = OpenStore(file);
+    for (int i = 0; i < 5; ++i) End(s, Start(s, i % 2 ? "odd" : "even", i), "x", RunStatus::kOk, i);
+  }
+  {
+    // Back to schema 2 as jobsd left it: the per-job SQLite index, no run_index.
+    auto db = store::Database::Open(file, store::Database::Mode::kReadWrite);
+    REQUIRE(db);
+    REQUIRE(
+        db->Execute("DROP TABLE run_index; DROP TABLE run_index_pending; DROP INDEX runs_by_start; "
+                    "CREATE INDEX runs_by_job ON runs (job, started_at); "
+                    "CREATE INDEX runs_by_start ON runs (started_at); PRAGMA user_version = 2;"));
+  }
+  auto s = OpenStore(file);
+  CHECK(IndexedCount(file) == 5);
+  auto even = s.RecentRuns("even", 10);
+  REQUIRE(even);
+  CHECK(even->size() == 3);
+  auto check = s.IntegrityCheck();
+  REQUIRE(check);
+  CHECK(*check == "ok");
 }
 
 TEST_CASE("reserved run ids never collide with other writers", "[store]") {
@@ -265,6 +401,7 @@ TEST_CASE("the recorder batches writes off the caller's thread", "[store]") {
     CHECK((*recorder)->batches() < 2000);  // many rows per transaction
   }
   CHECK(errors.empty());
+  CHECK(IndexedCount(file) == 2000);  // a stopping recorder indexes what it wrote
   auto s = OpenStore(file);
   auto running = s.RecentRuns("", 5000);
   REQUIRE(running);
