@@ -92,8 +92,11 @@ Response MethodNotAllowed(std::string_view allowed) {
 
 }  // namespace
 
-// How old the job status behind a /metrics answer may be.
-constexpr auto kMetricsStatusAge = std::chrono::milliseconds(100);
+// How old a /metrics answer may be: a render is served to every scrape
+// within this time of the state it was rendered from. Prometheus scrapes
+// every few seconds, so a tenth of a second is invisible to it, while a
+// flood of scrapes costs at most ten renders a second.
+constexpr auto kMetricsMaxAge = std::chrono::milliseconds(100);
 
 // What the answers built off the loop read: copies, and the config (immutable).
 struct ApiSnapshot {
@@ -144,8 +147,8 @@ struct Api::Impl {
   bool stopping = false;
   bool metrics_rendering = false;
   std::vector<Respond> metrics_waiting;
-  std::shared_ptr<const std::vector<scheduler::JobStatus>> metrics_status;
-  std::chrono::steady_clock::time_point metrics_status_taken;
+  std::shared_ptr<const std::string> metrics_body;      // the last render
+  std::chrono::steady_clock::time_point metrics_taken;  // when its state was read
 };
 
 Api::Api(asio::io_context& loop, const scheduler::Clock& clock, scheduler::Scheduler& scheduler,
@@ -330,28 +333,28 @@ void Api::Impl::OffLoop(std::function<Response(const ApiSnapshot&)> answer, Resp
   });
 }
 
-// Requests that arrive while /metrics is being rendered wait for the next
-// render and share it. The per-job gauges come from a status snapshot at most
-// kMetricsStatusAge old (the counters and histograms are always current): a
-// flood of scrapes then costs the loop one copy of every job's status ten
-// times a second, not once per render.
+// Requests that arrive while /metrics is being rendered wait for that
+// render and share it; so do those within kMetricsMaxAge after it.
 void Api::Impl::StartMetricsRender() {
   metrics_rendering = true;
   auto waiting = std::make_shared<std::vector<Respond>>(std::move(metrics_waiting));
   metrics_waiting.clear();
-  const auto now = std::chrono::steady_clock::now();
-  if (!metrics_status || now - metrics_status_taken >= kMetricsStatusAge) {
-    metrics_status = std::make_shared<const std::vector<scheduler::JobStatus>>(scheduler.Status());
-    metrics_status_taken = now;
-  }
-  asio::post(render, [this, jobs = metrics_status, waiting] {
+  const auto taken = std::chrono::steady_clock::now();
+  auto jobs = std::make_shared<const std::vector<scheduler::JobStatus>>(scheduler.Status());
+  const std::size_t last_size = metrics_body ? metrics_body->size() : 0;
+  asio::post(render, [this, jobs, waiting, taken, last_size] {
+    auto body = std::make_shared<std::string>();
+    body->reserve(last_size + last_size / 8);  // a few bytes more each time: no regrowth
+    metrics.Render(*body, *jobs);
+    std::shared_ptr<const std::string> rendered = std::move(body);
     Response response;
     response.content_type = std::string(metrics::kContentType);
-    metrics.Render(response.body, *jobs);
-    for (std::size_t i = 0; i + 1 < waiting->size(); ++i) (*waiting)[i](response);
-    waiting->back()(std::move(response));
-    asio::post(loop, [this] {
+    response.shared_body = rendered;
+    for (const Respond& respond : *waiting) respond(response);
+    asio::post(loop, [this, rendered, taken] {
       metrics_rendering = false;
+      metrics_body = rendered;
+      metrics_taken = taken;
       if (!metrics_waiting.empty()) StartMetricsRender();
     });
   });
@@ -360,6 +363,14 @@ void Api::Impl::StartMetricsRender() {
 void Api::Health(const Respond& respond) const { impl_->OffLoop(HealthAnswer, respond); }
 
 void Api::Metrics(const Respond& respond) {
+  if (impl_->metrics_body &&
+      std::chrono::steady_clock::now() - impl_->metrics_taken < kMetricsMaxAge) {
+    Response response;
+    response.content_type = std::string(metrics::kContentType);
+    response.shared_body = impl_->metrics_body;
+    respond(std::move(response));
+    return;
+  }
   impl_->metrics_waiting.push_back(respond);
   if (!impl_->metrics_rendering) impl_->StartMetricsRender();
 }

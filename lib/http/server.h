@@ -55,6 +55,10 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra ones
+  // When set, sent instead of `body`: one large answer shared by many
+  // requests (a /metrics render) is then neither copied per request nor
+  // per connection.
+  std::shared_ptr<const std::string> shared_body = nullptr;
 };
 
 // Decodes %XX escapes and '+' as a space (query strings, S3 event keys).

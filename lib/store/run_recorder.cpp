@@ -1,5 +1,8 @@
 #include "store/run_recorder.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <future>
 #include <unordered_map>
 
@@ -98,6 +101,12 @@ void RunRecorder::Enqueue(Op op) {
 }
 
 void RunRecorder::Loop() {
+  // Recording is background work: when a batch is ready, the event loop and
+  // the runs come first. SCHED_BATCH (allowed without privileges) keeps this
+  // thread from preempting them on wake-up, which on a small machine shows
+  // up directly as schedule lateness.
+  const sched_param batch_param{};
+  pthread_setschedparam(pthread_self(), SCHED_BATCH, &batch_param);
   std::vector<Op> batch;
   std::shared_ptr<const EndHook> end_hook;
   for (;;) {

@@ -1,5 +1,7 @@
 #include "store/sqlite.h"
 
+#include <mutex>
+
 #include <sqlite3.h>
 
 #include <utility>
@@ -85,6 +87,11 @@ std::string Statement::Text(int column) const {
 }
 
 core::Result<Database> Database::Open(const std::filesystem::path& file, Mode mode) {
+  // SQLite's memory statistics take a process-wide mutex on every allocation
+  // it makes, thousands per second for a busy recorder; jobsd never reads
+  // them. Only possible before SQLite initialises, i.e. before the first open.
+  static std::once_flag configured;
+  std::call_once(configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   sqlite3* db = nullptr;
   const int flags =
       mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
