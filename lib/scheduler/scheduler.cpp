@@ -41,16 +41,16 @@ constexpr auto kStallPatience = std::chrono::milliseconds(2);
 // or once this many have gathered.
 constexpr std::size_t kCompletedBunch = 64;
 
-struct ActiveRun {
-  std::int64_t id = 0;
-  Firing firing;
-  // Keeps the job's config alive for the run, even across a reload.
-  std::shared_ptr<const config::Config> config;
-  const config::JobConfig* job = nullptr;
-  CancelToken cancel;
-};
-
+// Everything the scheduler keeps about one job name. Entries are never
+// erased, so a run can hold on to its job's state instead of looking it up
+// by name at every step.
 struct JobState {
+  // Loop thread, set at Start and at every Apply: the job in the config in
+  // force (null once removed), and the enabled jobs that run `after:` it.
+  const config::JobConfig* job = nullptr;
+  std::vector<std::string> downstream;
+  std::uint32_t number = 0;  // RunReport::job_number
+
   int running = 0;
   // A vector, not a deque: an empty deque already allocates ~600 bytes, which
   // 100,000 jobs would pay for a queue most never use. It holds at most 100.
@@ -77,6 +77,21 @@ struct JobState {
       last_error = error;
     }
   }
+};
+
+// One run from its start until the loop has taken its outcome. Owned by
+// Impl::active; the worker that carries it out gets a plain pointer, which
+// stays valid until the loop takes the run back.
+struct ActiveRun {
+  std::int64_t id = 0;
+  Firing firing;
+  // Keeps the job's config alive for the run, even across a reload.
+  std::shared_ptr<const config::Config> config;
+  const config::JobConfig* job = nullptr;  // in `config`
+  JobState* state = nullptr;
+  std::size_t active_at = 0;  // its place in Impl::active
+  CancelToken cancel;
+  RunOutcome outcome;  // the worker's, until the run is handed back
 };
 
 FirePlan::JobTiming TimingOf(const config::JobConfig& job) {
@@ -117,13 +132,14 @@ struct Scheduler::Impl {
 
   void Arm();
   void OnWake();
+  JobState& StateOf(const std::string& job);
   void Dispatch(Firing firing);
-  std::int64_t StartRun(Firing firing);
-  void RecordSkipped(const Firing& firing, const std::string& why);
-  void Finished(const std::shared_ptr<ActiveRun>& run, const RunOutcome& outcome);
+  std::int64_t StartRun(Firing firing, JobState& state);
+  void RecordSkipped(const Firing& firing, JobState& state, const std::string& why);
+  void Finished(ActiveRun& run);
   void TakeCompleted();
   void PublishCompleted();
-  void IndexChains();
+  void FollowConfig();
   void MaybeFinishStop();
 
   asio::io_context& loop;
@@ -137,9 +153,9 @@ struct Scheduler::Impl {
   // Loop thread only.
   std::shared_ptr<const config::Config> config;
   FirePlan plan;
-  std::unordered_map<std::string, JobState> jobs;
-  std::unordered_map<std::string, std::vector<std::string>> downstream;  // job -> jobs after it
-  std::unordered_map<std::int64_t, std::shared_ptr<ActiveRun>> active;
+  std::unordered_map<std::string, JobState> jobs;  // never erased (see JobState)
+  // Unordered: a run leaves by swapping the last one into its place.
+  std::vector<std::unique_ptr<ActiveRun>> active;
   std::optional<core::TimePoint> last_wake;
   bool stopping = false;
   std::function<void()> on_stopped;
@@ -147,7 +163,7 @@ struct Scheduler::Impl {
 
   // Outcomes from the workers, waiting for the loop (guarded by the mutex).
   std::mutex completed_mutex;
-  std::vector<std::pair<std::shared_ptr<ActiveRun>, RunOutcome>> completed;
+  std::vector<ActiveRun*> completed;
   bool completed_posted = false;  // a TakeCompleted is on its way to the loop
   // Loop thread only: runs queued for a worker at the last look.
   bool runs_waiting = false;
@@ -187,18 +203,24 @@ void Scheduler::Impl::OnWake() {
   Arm();
 }
 
+JobState& Scheduler::Impl::StateOf(const std::string& job) {
+  const auto [it, added] = jobs.try_emplace(job);
+  if (added) it->second.number = static_cast<std::uint32_t>(jobs.size() - 1);
+  return it->second;
+}
+
 void Scheduler::Impl::Dispatch(Firing firing) {
-  const config::JobConfig* job = config->FindJob(firing.job);
-  if (job == nullptr || stopping) return;
-  JobState& state = jobs[firing.job];
+  const auto it = jobs.find(firing.job);
+  if (it == jobs.end() || it->second.job == nullptr || stopping) return;
+  JobState& state = it->second;
   if (state.running > 0) {
-    switch (job->overlap) {
+    switch (state.job->overlap) {
       case config::Overlap::kSkip:
-        RecordSkipped(firing, "skipped: the previous run is still running (overlap: skip)");
+        RecordSkipped(firing, state, "skipped: the previous run is still running (overlap: skip)");
         return;
       case config::Overlap::kQueue:
         if (state.queued.size() >= kMaxQueued) {
-          RecordSkipped(firing, "skipped: 100 runs already queued (overlap: queue)");
+          RecordSkipped(firing, state, "skipped: 100 runs already queued (overlap: queue)");
         } else {
           state.queued.push_back(std::move(firing));
         }
@@ -207,28 +229,30 @@ void Scheduler::Impl::Dispatch(Firing firing) {
         break;
     }
   }
-  StartRun(std::move(firing));
+  StartRun(std::move(firing), state);
 }
 
-std::int64_t Scheduler::Impl::StartRun(Firing firing) {
-  auto run = std::make_shared<ActiveRun>();
+std::int64_t Scheduler::Impl::StartRun(Firing firing, JobState& state) {
+  auto owned = std::make_unique<ActiveRun>();
+  ActiveRun* run = owned.get();
   run->id = recorder.NewRunId();
   run->config = config;
-  run->job = config->FindJob(firing.job);
+  run->job = state.job;
+  run->state = &state;
   run->firing = std::move(firing);
-  active.emplace(run->id, run);
-  JobState& state = jobs[run->firing.job];
+  run->active_at = active.size();
+  active.push_back(std::move(owned));
   ++state.running;
   const bool quick = state.last_duration && *state.last_duration < kQuickRun;
   // `this` outlives the pool: ~Scheduler joins the pool before the rest goes.
+  // Two plain pointers fit in std::function without an allocation.
   pool.Submit(
       [this, run] {
-        RunOutcome outcome =
-            executor.Execute(*run->config, *run->job, run->firing, run->id, run->cancel);
+        run->outcome = executor.Execute(*run->config, *run->job, run->firing, run->id, run->cancel);
         bool bunch_full = false;
         {
           std::lock_guard lock(completed_mutex);
-          completed.emplace_back(run, std::move(outcome));
+          completed.push_back(run);
           bunch_full = completed.size() >= kCompletedBunch;
         }
         if (bunch_full) PublishCompleted();
@@ -249,16 +273,16 @@ void Scheduler::Impl::PublishCompleted() {
 }
 
 void Scheduler::Impl::TakeCompleted() {
-  std::vector<std::pair<std::shared_ptr<ActiveRun>, RunOutcome>> done;
+  std::vector<ActiveRun*> done;
   {
     std::lock_guard lock(completed_mutex);
     done.swap(completed);
     completed_posted = false;
   }
-  for (const auto& [run, outcome] : done) Finished(run, outcome);
+  for (ActiveRun* run : done) Finished(*run);
 }
 
-void Scheduler::Impl::RecordSkipped(const Firing& firing, const std::string& why) {
+void Scheduler::Impl::RecordSkipped(const Firing& firing, JobState& state, const std::string& why) {
   const core::TimePoint now = clock.Now();
   store::RunRecord record;
   record.id = recorder.NewRunId();
@@ -272,60 +296,77 @@ void Scheduler::Impl::RecordSkipped(const Firing& firing, const std::string& why
   record.error = why;
   spdlog::info("job={} run={} outcome=skipped {}", firing.job, record.id, why);
   recorder.RecordStart(std::move(record));
-  jobs[firing.job].Count(store::RunStatus::kSkipped, now, why);
+  state.Count(store::RunStatus::kSkipped, now, why);
   if (observer) {
-    observer(RunReport{
-        firing.job, firing.trigger, store::RunStatus::kSkipped, firing.scheduled_at, now, now, {}});
+    observer(RunReport{firing.job,
+                       state.number,
+                       firing.trigger,
+                       store::RunStatus::kSkipped,
+                       firing.scheduled_at,
+                       now,
+                       now,
+                       {}});
   }
 }
 
-void Scheduler::Impl::Finished(const std::shared_ptr<ActiveRun>& run, const RunOutcome& outcome) {
-  active.erase(run->id);
-  JobState& state = jobs[run->firing.job];
+void Scheduler::Impl::Finished(ActiveRun& run) {
+  // Out of `active` first, so that running() no longer counts it; alive until the end.
+  std::unique_ptr<ActiveRun> owned = std::move(active[run.active_at]);
+  if (run.active_at + 1 < active.size()) {
+    active[run.active_at] = std::move(active.back());
+    active[run.active_at]->active_at = run.active_at;
+  }
+  active.pop_back();
+
+  JobState& state = *run.state;
+  RunOutcome& outcome = run.outcome;
   --state.running;
   state.Count(outcome.status, outcome.finished_at, outcome.error);
   state.last_duration = outcome.finished_at - outcome.started_at;
   if (observer) {
-    observer(RunReport{run->firing.job, run->firing.trigger, outcome.status,
-                       run->firing.scheduled_at, outcome.started_at, outcome.finished_at,
-                       outcome.metrics});
+    observer(RunReport{run.firing.job, state.number, run.firing.trigger, outcome.status,
+                       run.firing.scheduled_at, outcome.started_at, outcome.finished_at,
+                       std::move(outcome.metrics)});
   }
 
   if (!stopping) {
     // The job's current config decides what follows (it may have been reloaded).
-    const config::JobConfig* job = config->FindJob(run->firing.job);
+    const config::JobConfig* job = state.job;
     const bool failed =
         outcome.status == store::RunStatus::kFailed || outcome.status == store::RunStatus::kTimeout;
-    if (job && failed && run->firing.attempt <= job->retries.max) {
-      const core::Duration delay = RetryDelay(job->retries, run->firing.attempt, random);
-      Firing retry{job->name, store::Trigger::kRetry, run->firing.scheduled_at,
-                   run->firing.attempt + 1};
-      spdlog::info("job={} run={} retry {} of {} in {}", job->name, run->id, run->firing.attempt,
+    if (job && failed && run.firing.attempt <= job->retries.max) {
+      const core::Duration delay = RetryDelay(job->retries, run.firing.attempt, random);
+      Firing retry{job->name, store::Trigger::kRetry, run.firing.scheduled_at,
+                   run.firing.attempt + 1};
+      spdlog::info("job={} run={} retry {} of {} in {}", job->name, run.id, run.firing.attempt,
                    job->retries.max, core::FormatDuration(delay));
       plan.Add(std::move(retry), clock.Now() + delay);
       Arm();
     }
     if (job && outcome.status == store::RunStatus::kOk) {
-      if (const auto it = downstream.find(job->name); it != downstream.end()) {
-        for (const std::string& next : it->second) {
-          Dispatch(Firing{next, store::Trigger::kChain, clock.Now(), 1});
-        }
+      for (const std::string& next : state.downstream) {
+        Dispatch(Firing{next, store::Trigger::kChain, clock.Now(), 1});
       }
     }
     if (job && !state.queued.empty() && state.running == 0) {
       Firing queued = std::move(state.queued.front());
       state.queued.erase(state.queued.begin());
-      StartRun(std::move(queued));
+      StartRun(std::move(queued), state);
     }
   }
   MaybeFinishStop();
 }
 
-void Scheduler::Impl::IndexChains() {
-  downstream.clear();
+// Points every job's state at the config now in force, and indexes the chains.
+void Scheduler::Impl::FollowConfig() {
+  for (auto& [name, state] : jobs) {
+    state.job = nullptr;
+    state.downstream.clear();
+  }
+  for (const config::JobConfig& job : config->jobs) StateOf(job.name).job = &job;
   for (const config::JobConfig& job : config->jobs) {
     if (!job.enabled) continue;
-    for (const std::string& upstream : job.after) downstream[upstream].push_back(job.name);
+    for (const std::string& upstream : job.after) StateOf(upstream).downstream.push_back(job.name);
   }
 }
 
@@ -352,9 +393,8 @@ void Scheduler::Start(std::shared_ptr<const config::Config> config,
     std::optional<core::TimePoint> last;
     if (const auto it = last_slots.find(job.name); it != last_slots.end()) last = it->second;
     s.plan.Set(job.name, TimingOf(job), last, now);
-    s.jobs[job.name];
   }
-  s.IndexChains();
+  s.FollowConfig();
   s.last_wake = now;
   s.OnWake();
 }
@@ -369,15 +409,14 @@ void Scheduler::Apply(std::shared_ptr<const config::Config> config) {
     if (before == nullptr || !SameTiming(*before, job)) {
       s.plan.Set(job.name, TimingOf(job), std::nullopt, now);
     }
-    s.jobs[job.name];
   }
   for (const config::JobConfig& job : old->jobs) {
     if (s.config->FindJob(job.name) == nullptr) {
       s.plan.Remove(job.name);
-      s.jobs[job.name].queued.clear();
+      s.StateOf(job.name).queued.clear();
     }
   }
-  s.IndexChains();
+  s.FollowConfig();
   s.Arm();
 }
 
@@ -389,7 +428,7 @@ std::optional<std::int64_t> Scheduler::RunNow(const std::string& job, std::strin
     if (why) *why = config ? "jobsd is shutting down" : "no job named '" + job + "'";
     return std::nullopt;
   }
-  JobState& state = s.jobs[job];
+  JobState& state = s.StateOf(job);
   if (state.running > 0 && config->overlap != config::Overlap::kAllow) {
     if (config->overlap == config::Overlap::kQueue && state.queued.size() < kMaxQueued) {
       state.queued.push_back(Firing{job, trigger, std::nullopt, 1});
@@ -397,10 +436,10 @@ std::optional<std::int64_t> Scheduler::RunNow(const std::string& job, std::strin
       return std::nullopt;
     }
     if (why) *why = "skipped: the previous run is still running (overlap: skip)";
-    s.RecordSkipped(Firing{job, trigger, std::nullopt, 1}, *why);
+    s.RecordSkipped(Firing{job, trigger, std::nullopt, 1}, state, *why);
     return std::nullopt;
   }
-  return s.StartRun(Firing{job, trigger, std::nullopt, 1});
+  return s.StartRun(Firing{job, trigger, std::nullopt, 1}, state);
 }
 
 void Scheduler::Stop(core::Duration grace, std::function<void()> done) {
@@ -415,8 +454,8 @@ void Scheduler::Stop(core::Duration grace, std::function<void()> done) {
     s.grace_timer.expires_after(grace);
     s.grace_timer.async_wait([&s](const boost::system::error_code& ec) {
       if (ec) return;
-      for (auto& [id, run] : s.active) {
-        spdlog::warn("job={} run={} cancelled: shutdown grace is over", run->firing.job, id);
+      for (const auto& run : s.active) {
+        spdlog::warn("job={} run={} cancelled: shutdown grace is over", run->firing.job, run->id);
         run->cancel.Cancel(CancelToken::Reason::kShutdown);
       }
     });
@@ -426,7 +465,7 @@ void Scheduler::Stop(core::Duration grace, std::function<void()> done) {
 
 void Scheduler::SeedHealth(const std::vector<store::JobHealth>& health) {
   for (const store::JobHealth& h : health) {
-    JobState& state = impl_->jobs[h.job];
+    JobState& state = impl_->StateOf(h.job);
     state.consecutive_failures = h.consecutive_failures;
     state.last_success_at = h.last_success_at;
     state.last_failure_at = h.last_failure_at;
