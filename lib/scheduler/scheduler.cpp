@@ -37,8 +37,12 @@ constexpr core::Duration kQuickRun = std::chrono::milliseconds(1);
 // How long a queued run may wait for a worker before the loop wakes another
 // (a run expected to be quick turned out slow).
 constexpr auto kStallPatience = std::chrono::milliseconds(2);
-// Finished runs are handed back to the loop when a worker runs out of work,
-// or once this many have gathered.
+// Finished runs wait for the loop's next timer wake when it comes within
+// this; at thousands of runs a second the loop wakes every millisecond
+// anyway, so handing runs back then costs no wake-up of its own.
+constexpr core::Duration kHandBackPatience = std::chrono::milliseconds(2);
+// Otherwise a worker posts them to the loop when it runs out of work, or
+// once this many have gathered.
 constexpr std::size_t kCompletedBunch = 64;
 
 // Everything the scheduler keeps about one job name. Entries are never
@@ -137,8 +141,11 @@ struct Scheduler::Impl {
   std::int64_t StartRun(Firing firing, JobState& state);
   void RecordSkipped(const Firing& firing, JobState& state, const std::string& why);
   void Finished(ActiveRun& run);
+  void SubmitStarted();
+  void HandBack(ActiveRun* run);
   void TakeCompleted();
   void PublishCompleted();
+  bool PostCompletedLocked(core::TimePoint now);
   void FollowConfig();
   void MaybeFinishStop();
 
@@ -161,12 +168,18 @@ struct Scheduler::Impl {
   std::function<void()> on_stopped;
   std::function<void(const RunReport&)> observer;
 
-  // Outcomes from the workers, waiting for the loop (guarded by the mutex).
+  // Loop thread only: runs started since the last hand-over to the pool
+  // (see SubmitStarted), and whether runs were queued for a worker at the
+  // last look.
+  std::vector<WorkerPool::Submission> starting;
+  bool runs_waiting = false;
+
+  // Finished runs from the workers, waiting for the loop (guarded by the mutex).
   std::mutex completed_mutex;
   std::vector<ActiveRun*> completed;
   bool completed_posted = false;  // a TakeCompleted is on its way to the loop
-  // Loop thread only: runs queued for a worker at the last look.
-  bool runs_waiting = false;
+  // When the wake timer fires next; max while it is not armed.
+  core::TimePoint loop_wakes_at = core::TimePoint::max();
 
   // Last: its threads start in its constructor and use everything above.
   WorkerPool pool;
@@ -179,6 +192,15 @@ void Scheduler::Impl::Arm() {
   if (const auto next = plan.NextWake(); next && *next < at) at = *next;
   if (runs_waiting) at = std::min(at, now + kStallPatience);
   if (last_wake) at = std::max(at, *last_wake + kWakeGranularity);
+  {
+    std::lock_guard lock(completed_mutex);
+    // Runs handed back since the loop last looked, with no post on its way,
+    // are counting on this wake: keep it near.
+    if (!completed.empty() && !completed_posted) {
+      at = std::min(at, std::max(now, last_wake.value_or(now) + kWakeGranularity));
+    }
+    loop_wakes_at = at;
+  }
   wake_timer.expires_at(std::chrono::time_point_cast<std::chrono::system_clock::duration>(at));
   wake_timer.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) OnWake();
@@ -193,8 +215,11 @@ void Scheduler::Impl::OnWake() {
     plan.ClockSteppedBack(now);
   }
   last_wake = now;
+  // Runs that ended first: a job whose run just ended is not running any more.
+  TakeCompleted();
   std::vector<MissedSlots> missed;
   for (Firing& firing : plan.TakeDue(now, &missed)) Dispatch(std::move(firing));
+  SubmitStarted();
   runs_waiting = pool.WakeIfStalled(kStallPatience);
   for (const MissedSlots& m : missed) {
     spdlog::warn("job={} missed {} slot(s), latest {}: not run (misfire policy / misfire_grace)",
@@ -246,40 +271,62 @@ std::int64_t Scheduler::Impl::StartRun(Firing firing, JobState& state) {
   const bool quick = state.last_duration && *state.last_duration < kQuickRun;
   // `this` outlives the pool: ~Scheduler joins the pool before the rest goes.
   // Two plain pointers fit in std::function without an allocation.
-  pool.Submit(
+  starting.push_back(WorkerPool::Submission{
       [this, run] {
         run->outcome = executor.Execute(*run->config, *run->job, run->firing, run->id, run->cancel);
-        bool bunch_full = false;
-        {
-          std::lock_guard lock(completed_mutex);
-          completed.push_back(run);
-          bunch_full = completed.size() >= kCompletedBunch;
-        }
-        if (bunch_full) PublishCompleted();
+        HandBack(run);
       },
-      quick);
+      quick});
   return run->id;
 }
 
-// Outcomes are handed back in bunches: the loop is woken once for all
-// that finished while a worker worked through the queue.
+// Every loop turn that may start runs ends here: the runs it started go to
+// the pool together.
+void Scheduler::Impl::SubmitStarted() { pool.Submit(starting); }
+
+// Worker thread. Outcomes are handed back in bunches: at the loop's next
+// timer wake when that is near, else the loop is woken once for all that
+// finished while a worker worked through the queue.
+void Scheduler::Impl::HandBack(ActiveRun* run) {
+  bool post = false;
+  {
+    std::lock_guard lock(completed_mutex);
+    completed.push_back(run);
+    post = completed.size() >= kCompletedBunch && PostCompletedLocked(run->outcome.finished_at);
+  }
+  if (post) asio::post(loop, [this] { TakeCompleted(); });
+}
+
+// Worker thread, when it runs out of work.
 void Scheduler::Impl::PublishCompleted() {
   {
     std::lock_guard lock(completed_mutex);
-    if (completed.empty() || completed_posted) return;
-    completed_posted = true;
+    if (completed.empty() || !PostCompletedLocked(clock.Now())) return;
   }
   asio::post(loop, [this] { TakeCompleted(); });
+}
+
+// Whether to post a TakeCompleted (and notes that one is on its way):
+// not when one already is, nor when the loop's timer comes soon anyway.
+bool Scheduler::Impl::PostCompletedLocked(core::TimePoint now) {
+  if (completed_posted || loop_wakes_at <= now + kHandBackPatience) return false;
+  completed_posted = true;
+  return true;
 }
 
 void Scheduler::Impl::TakeCompleted() {
   std::vector<ActiveRun*> done;
   {
     std::lock_guard lock(completed_mutex);
+    if (completed.empty()) {
+      completed_posted = false;
+      return;
+    }
     done.swap(completed);
     completed_posted = false;
   }
   for (ActiveRun* run : done) Finished(*run);
+  SubmitStarted();
 }
 
 void Scheduler::Impl::RecordSkipped(const Firing& firing, JobState& state, const std::string& why) {
@@ -439,7 +486,9 @@ std::optional<std::int64_t> Scheduler::RunNow(const std::string& job, std::strin
     s.RecordSkipped(Firing{job, trigger, std::nullopt, 1}, state, *why);
     return std::nullopt;
   }
-  return s.StartRun(Firing{job, trigger, std::nullopt, 1}, state);
+  const std::int64_t id = s.StartRun(Firing{job, trigger, std::nullopt, 1}, state);
+  s.SubmitStarted();
+  return id;
 }
 
 void Scheduler::Stop(core::Duration grace, std::function<void()> done) {
@@ -447,6 +496,15 @@ void Scheduler::Stop(core::Duration grace, std::function<void()> done) {
   s.stopping = true;
   s.on_stopped = std::move(done);
   s.wake_timer.cancel();
+  {
+    // No timer wake comes any more: from now on every hand-back posts.
+    std::lock_guard lock(s.completed_mutex);
+    s.loop_wakes_at = core::TimePoint::max();
+    if (!s.completed.empty() && !s.completed_posted) {
+      s.completed_posted = true;
+      asio::post(s.loop, [&s] { s.TakeCompleted(); });
+    }
+  }
   for (auto& [name, state] : s.jobs) state.queued.clear();
   if (!s.active.empty()) {
     spdlog::info("waiting up to {} for {} running job(s)", core::FormatDuration(grace),
