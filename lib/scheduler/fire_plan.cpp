@@ -31,8 +31,8 @@ SlotSpan SlotsBetween(const schedules::Schedule& s, core::TimePoint from, core::
 
 }  // namespace
 
-void FirePlan::Set(const std::string& job, JobTiming timing,
-                   std::optional<core::TimePoint> last_slot, core::TimePoint now) {
+std::uint32_t FirePlan::Set(const std::string& job, JobTiming timing,
+                            std::optional<core::TimePoint> last_slot, core::TimePoint now) {
   auto [at, added] = index_.try_emplace(job, 0);
   if (added) {
     if (free_slots_.empty()) {
@@ -60,6 +60,7 @@ void FirePlan::Set(const std::string& job, JobTiming timing,
     }
   }
   PlanNext(slot, now);
+  return slot;
 }
 
 void FirePlan::Remove(const std::string& job) {
@@ -112,14 +113,15 @@ std::optional<core::TimePoint> FirePlan::NextSlot(const std::string& job) const 
   return slots_[it->second].next_slot;
 }
 
-std::vector<Firing> FirePlan::TakeDue(core::TimePoint now, std::vector<MissedSlots>* missed) {
-  std::vector<Firing> due;
+void FirePlan::TakeDue(core::TimePoint now, std::vector<Firing>& due,
+                       std::vector<MissedSlots>* missed) {
   for (DropStale(); !heap_.empty() && heap_.top().due <= now; DropStale()) {
     // top() is const; the entry is popped at once, so moving out of it is safe.
     HeapEntry top = std::move(const_cast<HeapEntry&>(heap_.top()));
     heap_.pop();
     if (top.one_off) {
       due.push_back(std::move(*top.one_off));
+      due.back().slot = index_.at(due.back().job);  // Live: the job exists
       continue;
     }
     JobEntry& entry = slots_[top.slot];
@@ -131,10 +133,10 @@ std::vector<Firing> FirePlan::TakeDue(core::TimePoint now, std::vector<MissedSlo
     const bool several = recent.count > 1 || (recent.count == 1 && window > slot);
 
     if (!several && recent.count == 1) {
-      due.push_back(Firing{entry.name, store::Trigger::kSchedule, slot, 1});
+      due.push_back(Firing{entry.name, store::Trigger::kSchedule, slot, 1, top.slot});
       entry.last_fired_slot = slot;
     } else if (several && entry.timing.misfire == config::Misfire::kRunOnce) {
-      due.push_back(Firing{entry.name, store::Trigger::kCatchup, recent.latest, 1});
+      due.push_back(Firing{entry.name, store::Trigger::kCatchup, recent.latest, 1, top.slot});
       entry.last_fired_slot = recent.latest;
       if (missed) missed->push_back(MissedSlots{entry.name, recent.count - 1, recent.latest});
     } else if (missed) {
@@ -144,7 +146,6 @@ std::vector<Firing> FirePlan::TakeDue(core::TimePoint now, std::vector<MissedSlo
     }
     PlanNext(top.slot, now);
   }
-  return due;
 }
 
 void FirePlan::ClockSteppedBack(core::TimePoint now) {

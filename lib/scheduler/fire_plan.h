@@ -38,11 +38,17 @@
 
 namespace scheduler {
 
+// No FirePlan slot (see FirePlan::Set).
+constexpr std::uint32_t kNoSlot = 0xffffffff;
+
 struct Firing {
   std::string job;
   store::Trigger trigger = store::Trigger::kSchedule;
   std::optional<core::TimePoint> scheduled_at;  // the slot; none for manual runs
   int attempt = 1;
+  // The job's slot in the FirePlan that fired it; kNoSlot for a firing
+  // that did not come from a plan.
+  std::uint32_t slot = kNoSlot;
 };
 
 struct MissedSlots {
@@ -64,8 +70,11 @@ class FirePlan {
   // slot it ran for before this process started (from the run history): slots after it that are
   // already past are missed, and the misfire policy decides about one catch-up run. Without it the
   // job starts with its first slot after now.
-  void Set(const std::string& job, JobTiming timing, std::optional<core::TimePoint> last_slot,
-           core::TimePoint now);
+  // Returns the job's slot: a small number that stays the job's until it is
+  // removed (then it may go to another job), carried by its firings, so the
+  // caller can keep its own data for the job by slot instead of by name.
+  std::uint32_t Set(const std::string& job, JobTiming timing,
+                    std::optional<core::TimePoint> last_slot, core::TimePoint now);
   void Remove(const std::string& job);
   bool Has(const std::string& job) const { return index_.count(job) > 0; }
 
@@ -77,9 +86,15 @@ class FirePlan {
   // The job's next regular slot.
   std::optional<core::TimePoint> NextSlot(const std::string& job) const;
 
-  // Pops everything due at `now`. Slots that will not run are appended to
-  // `missed` when given.
-  std::vector<Firing> TakeDue(core::TimePoint now, std::vector<MissedSlots>* missed = nullptr);
+  // Pops everything due at `now`, appending it to `due`. Slots that will not
+  // run are appended to `missed` when given.
+  void TakeDue(core::TimePoint now, std::vector<Firing>& due,
+               std::vector<MissedSlots>* missed = nullptr);
+  std::vector<Firing> TakeDue(core::TimePoint now, std::vector<MissedSlots>* missed = nullptr) {
+    std::vector<Firing> due;
+    TakeDue(now, due, missed);
+    return due;
+  }
 
   // The wall clock moved back (NTP step): plan every job again from `now`.
   void ClockSteppedBack(core::TimePoint now);
