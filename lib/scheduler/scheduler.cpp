@@ -231,8 +231,10 @@ void Scheduler::Impl::OnWake() {
   plan.TakeDue(now, due, &missed);
   for (Firing& firing : due) Dispatch(std::move(firing));
   due.clear();
+  // Before the new runs go in: a worker woken for them would otherwise meet
+  // the loop at the pool's lock.
+  runs_waiting = pool.WakeIfStalled(kStallPatience) || !starting.empty();
   SubmitStarted();
-  runs_waiting = pool.WakeIfStalled(kStallPatience);
   for (const MissedSlots& m : missed) {
     spdlog::warn("job={} missed {} slot(s), latest {}: not run (misfire policy / misfire_grace)",
                  m.job, m.count, core::FormatRfc3339(m.latest));
