@@ -112,19 +112,25 @@ Alert RuleEvaluator::Base(const Policy& policy, const std::string& job, core::Ti
 void RuleEvaluator::OnRunEnd(store::RunStore& store, const store::RunEnd& end) {
   const bool ok = end.status == store::RunStatus::kOk;
   const bool failed = store::CountsAsFailure(end.status);
-  JobFacts& facts = jobs_[end.job];
+  if (!ok && !failed) return;  // cancelled: says nothing about the job
+
+  const std::shared_ptr<const Policy> current = policy();
+  const config::Config& config = *current->config;
+  if (facts_config_ != current->config) {
+    facts_by_position_.clear();
+    for (const config::JobConfig& j : config.jobs) facts_by_position_.push_back(&jobs_[j.name]);
+    facts_config_ = current->config;
+  }
+  const config::JobConfig* job = config.FindJob(end.job);
+  JobFacts& facts = job ? *facts_by_position_[static_cast<std::size_t>(job - config.jobs.data())]
+                        : jobs_[end.job];
   const int streak_before = facts.streak;
   if (ok) {
     facts.streak = 0;
     facts.last_success_at = end.finished_at;
-  } else if (failed) {
-    ++facts.streak;
   } else {
-    return;  // cancelled: says nothing about the job
+    ++facts.streak;
   }
-
-  const std::shared_ptr<const Policy> current = policy();
-  const config::JobConfig* job = current->config->FindJob(end.job);
   if (job == nullptr) return;  // removed by a reload while it ran
   const config::AlertRules& rules = job->alerts;
   const core::TimePoint now = end.finished_at;

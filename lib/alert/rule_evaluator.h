@@ -27,6 +27,7 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "alert/alert.h"
 #include "alert/secret_scrubber.h"
@@ -107,7 +108,12 @@ class RuleEvaluator {
 
   // Recorder thread only.
   std::function<void()> on_written_;
-  std::unordered_map<std::string, JobFacts> jobs_;
+  std::unordered_map<std::string, JobFacts> jobs_;  // never erased: pointers stay valid
+  // The facts of each job of facts_config_, by its position there, so that
+  // a run's end looks its job up once (in the config's index) instead of
+  // twice; rebuilt when the policy's config changes.
+  std::shared_ptr<const config::Config> facts_config_;
+  std::vector<JobFacts*> facts_by_position_;
   std::map<std::pair<std::string, std::string>, RuleState> rules_;  // by (job, rule)
 };
 

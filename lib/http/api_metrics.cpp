@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <fstream>
@@ -81,31 +82,31 @@ DaemonMetrics::DaemonMetrics(core::TimePoint started)
   registry_.AddGauge("jobsd_data_folder_bytes", "Size of data folders the jobs keep.", {"path"});
 }
 
-DaemonMetrics::JobSeries& DaemonMetrics::SeriesOf(const std::string& job) {
-  auto it = series_.find(job);
-  if (it == series_.end()) it = series_.emplace(job, JobSeries{}).first;
-  return it->second;
-}
-
 void DaemonMetrics::RecordRun(const scheduler::RunReport& run) {
-  JobSeries& series = SeriesOf(run.job);
+  if (run.job_number >= series_.size()) series_.resize(run.job_number + 1);
+  JobSeries& series = series_[run.job_number];
   metrics::Counter*& counter = series.runs[static_cast<std::size_t>(run.status)];
-  if (counter == nullptr)
-    counter = &runs_.With({run.job, std::string(store::ToString(run.status))});
+  if (counter == nullptr) {
+    counter = &runs_.With({std::string(run.job), std::string(store::ToString(run.status))});
+  }
   counter->Add();
   if (run.status == store::RunStatus::kSkipped) return;
-  if (series.duration == nullptr) series.duration = &duration_.With({run.job});
+  if (series.duration == nullptr) series.duration = &duration_.With({std::string(run.job)});
   series.duration->Observe(Seconds(run.finished_at - run.started_at));
   // Only slots the schedule set: a catch-up run is late by design, and a
   // retry's delay is the backoff, not lateness.
   if (run.trigger == store::Trigger::kSchedule && run.scheduled_at) {
     lateness_series_.Observe(std::max(0.0, Seconds(run.started_at - *run.scheduled_at)));
   }
-  if (run.metrics.empty()) return;
-  for (const std::string_view kind : kRecordKinds) {
-    if (const auto it = run.metrics.find(std::string(kind)); it != run.metrics.end()) {
-      records_.With({run.job, std::string(kind)}).Add(it->second);
-    }
+  // A job reports a handful of metrics at most: walk them rather than look
+  // up every kind.
+  for (const auto& [name, value] : run.metrics) {
+    const auto kind = std::find(kRecordKinds.begin(), kRecordKinds.end(), name);
+    if (kind == kRecordKinds.end()) continue;
+    metrics::Counter*& records =
+        series.records[static_cast<std::size_t>(kind - kRecordKinds.begin())];
+    if (records == nullptr) records = &records_.With({std::string(run.job), std::string(*kind)});
+    records->Add(value);
   }
 }
 

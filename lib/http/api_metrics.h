@@ -11,7 +11,6 @@
 #include <array>
 #include <functional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "core/time.h"
@@ -57,13 +56,15 @@ class DaemonMetrics {
   metrics::Family<metrics::Counter>& alerts_;
 
   // Loop thread only: each job's series, looked up once (a run costs no
-  // label lookups, which matters at thousands of runs a second).
+  // label lookups, nor even a lookup of its job's name, which matters at
+  // thousands of runs a second). By RunReport::job_number: one scheduler
+  // feeds these metrics.
   struct JobSeries {
     std::array<metrics::Counter*, 7> runs{};  // by store::RunStatus
     metrics::Histogram* duration = nullptr;
+    std::array<metrics::Counter*, 5> records{};  // by kind, as kRecordKinds
   };
-  JobSeries& SeriesOf(const std::string& job);
-  std::unordered_map<std::string, JobSeries> series_;
+  std::vector<JobSeries> series_;
   metrics::Histogram& lateness_series_;
   std::vector<MetricsCollector> collectors_;
 };

@@ -31,9 +31,21 @@ SlotSpan SlotsBetween(const schedules::Schedule& s, core::TimePoint from, core::
 
 }  // namespace
 
-void FirePlan::Set(const std::string& job, JobTiming timing,
-                   std::optional<core::TimePoint> last_slot, core::TimePoint now) {
-  JobEntry& entry = jobs_[job];
+std::uint32_t FirePlan::Set(const std::string& job, JobTiming timing,
+                            std::optional<core::TimePoint> last_slot, core::TimePoint now) {
+  auto [at, added] = index_.try_emplace(job, 0);
+  if (added) {
+    if (free_slots_.empty()) {
+      at->second = static_cast<std::uint32_t>(slots_.size());
+      slots_.emplace_back();
+    } else {
+      at->second = free_slots_.back();
+      free_slots_.pop_back();
+    }
+    slots_[at->second].name = job;
+  }
+  const std::uint32_t slot = at->second;
+  JobEntry& entry = slots_[slot];
   entry.timing = std::move(timing);
   entry.last_fired_slot = last_slot;
   if (last_slot && entry.timing.schedule) {
@@ -47,34 +59,46 @@ void FirePlan::Set(const std::string& job, JobTiming timing,
       }
     }
   }
-  PlanNext(job, entry, now);
+  PlanNext(slot, now);
+  return slot;
 }
 
-void FirePlan::Remove(const std::string& job) { jobs_.erase(job); }
+void FirePlan::Remove(const std::string& job) {
+  const auto it = index_.find(job);
+  if (it == index_.end()) return;
+  // The timing goes with the job; the name's buffer stays for the slot's next job.
+  JobEntry& entry = slots_[it->second];
+  entry.name.clear();
+  entry.timing = JobTiming{};
+  entry.next_slot.reset();
+  entry.last_fired_slot.reset();
+  entry.generation = 0;
+  free_slots_.push_back(it->second);
+  index_.erase(it);
+}
 
 void FirePlan::Add(Firing firing, core::TimePoint at) {
-  std::string job = firing.job;
-  heap_.push(
-      HeapEntry{at, order_++, std::move(job), 0, std::make_unique<Firing>(std::move(firing))});
+  heap_.push(HeapEntry{at, order_++, 0, 0, std::make_unique<Firing>(std::move(firing))});
 }
 
-void FirePlan::PlanNext(const std::string& job, JobEntry& entry, core::TimePoint after) {
+void FirePlan::PlanNext(std::uint32_t slot, core::TimePoint after) {
+  JobEntry& entry = slots_[slot];
   entry.generation = ++generations_;
   entry.next_slot.reset();
   if (entry.timing.schedule) entry.next_slot = entry.timing.schedule->NextAfter(after);
   if (entry.next_slot) {
-    heap_.push(HeapEntry{*entry.next_slot, order_++, job, entry.generation, nullptr});
+    heap_.push(HeapEntry{*entry.next_slot, order_++, entry.generation, slot, nullptr});
   }
 }
 
+bool FirePlan::Live(const HeapEntry& entry) const {
+  // A one-off firing lives as long as a job of its name does (rare: looked up by name).
+  if (entry.one_off) return index_.count(entry.one_off->job) > 0;
+  return slots_[entry.slot].generation == entry.generation;
+}
+
 void FirePlan::DropStale() {
-  while (!heap_.empty()) {
-    const HeapEntry& top = heap_.top();
-    const auto it = jobs_.find(top.job);
-    const bool live = it != jobs_.end() && (top.one_off || it->second.generation == top.generation);
-    if (live) return;
-    heap_.pop();
-  }
+  while (!heap_.empty() && !Live(heap_.top())) heap_.pop();
 }
 
 std::optional<core::TimePoint> FirePlan::NextWake() {
@@ -84,22 +108,23 @@ std::optional<core::TimePoint> FirePlan::NextWake() {
 }
 
 std::optional<core::TimePoint> FirePlan::NextSlot(const std::string& job) const {
-  const auto it = jobs_.find(job);
-  if (it == jobs_.end()) return std::nullopt;
-  return it->second.next_slot;
+  const auto it = index_.find(job);
+  if (it == index_.end()) return std::nullopt;
+  return slots_[it->second].next_slot;
 }
 
-std::vector<Firing> FirePlan::TakeDue(core::TimePoint now, std::vector<MissedSlots>* missed) {
-  std::vector<Firing> due;
+void FirePlan::TakeDue(core::TimePoint now, std::vector<Firing>& due,
+                       std::vector<MissedSlots>* missed) {
   for (DropStale(); !heap_.empty() && heap_.top().due <= now; DropStale()) {
     // top() is const; the entry is popped at once, so moving out of it is safe.
     HeapEntry top = std::move(const_cast<HeapEntry&>(heap_.top()));
     heap_.pop();
     if (top.one_off) {
       due.push_back(std::move(*top.one_off));
+      due.back().slot = index_.at(due.back().job);  // Live: the job exists
       continue;
     }
-    JobEntry& entry = jobs_.at(top.job);
+    JobEntry& entry = slots_[top.slot];
     const core::TimePoint slot = top.due;
     const core::Duration grace = entry.timing.misfire_grace;
     // Only slots within the grace window can still run; counting stops there.
@@ -108,29 +133,29 @@ std::vector<Firing> FirePlan::TakeDue(core::TimePoint now, std::vector<MissedSlo
     const bool several = recent.count > 1 || (recent.count == 1 && window > slot);
 
     if (!several && recent.count == 1) {
-      due.push_back(Firing{top.job, store::Trigger::kSchedule, slot, 1});
+      due.push_back(Firing{entry.name, store::Trigger::kSchedule, slot, 1, top.slot});
       entry.last_fired_slot = slot;
     } else if (several && entry.timing.misfire == config::Misfire::kRunOnce) {
-      due.push_back(Firing{top.job, store::Trigger::kCatchup, recent.latest, 1});
+      due.push_back(Firing{entry.name, store::Trigger::kCatchup, recent.latest, 1, top.slot});
       entry.last_fired_slot = recent.latest;
-      if (missed) missed->push_back(MissedSlots{top.job, recent.count - 1, recent.latest});
+      if (missed) missed->push_back(MissedSlots{entry.name, recent.count - 1, recent.latest});
     } else if (missed) {
       // Skipped by policy, or too late for the grace window.
-      missed->push_back(MissedSlots{top.job, std::max<std::uint64_t>(recent.count, 1),
+      missed->push_back(MissedSlots{entry.name, std::max<std::uint64_t>(recent.count, 1),
                                     recent.count ? recent.latest : slot});
     }
-    PlanNext(top.job, entry, now);
+    PlanNext(top.slot, now);
   }
-  return due;
 }
 
 void FirePlan::ClockSteppedBack(core::TimePoint now) {
-  for (auto& [job, entry] : jobs_) {
+  for (const auto& [job, slot] : index_) {
+    const JobEntry& entry = slots_[slot];
     core::TimePoint from = now;
     if (entry.timing.schedule && entry.timing.schedule->IsFixedTime() && entry.last_fired_slot) {
       from = std::max(from, *entry.last_fired_slot);
     }
-    PlanNext(job, entry, from);
+    PlanNext(slot, from);
   }
 }
 

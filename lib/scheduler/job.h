@@ -43,9 +43,18 @@ class JobContext {
   const CancelToken& cancel() const { return cancel_; }
   // The folder of the state store (state.path): where a job keeps files of
   // its own (a database) unless its config says otherwise. Empty in tests
-  // that do not set it.
-  const std::filesystem::path& state_folder() const { return state_folder_; }
-  void set_state_folder(std::filesystem::path folder) { state_folder_ = std::move(folder); }
+  // that set neither the folder nor the file.
+  std::filesystem::path state_folder() const {
+    return state_file_ ? state_file_->parent_path() : state_folder_;
+  }
+  void set_state_folder(std::filesystem::path folder) {
+    state_folder_ = std::move(folder);
+    state_file_ = nullptr;
+  }
+  // The state store's file instead, which must outlive the context. The
+  // folder is worked out only when a job asks: splitting a path costs more
+  // than a whole run of a quick job, and most jobs never ask.
+  void set_state_file(const std::filesystem::path& file) { state_file_ = &file; }
 
   // Log lines carry the job name and run id.
   void Info(std::string_view message) const;
@@ -64,6 +73,7 @@ class JobContext {
   const store::Trigger trigger_;
   const CancelToken& cancel_;
   std::filesystem::path state_folder_;
+  const std::filesystem::path* state_file_ = nullptr;
   std::string output_;
 };
 

@@ -37,20 +37,24 @@ constexpr core::Duration kQuickRun = std::chrono::milliseconds(1);
 // How long a queued run may wait for a worker before the loop wakes another
 // (a run expected to be quick turned out slow).
 constexpr auto kStallPatience = std::chrono::milliseconds(2);
-// Finished runs are handed back to the loop when a worker runs out of work,
-// or once this many have gathered.
+// Finished runs wait for the loop's next timer wake when it comes within
+// this; at thousands of runs a second the loop wakes every millisecond
+// anyway, so handing runs back then costs no wake-up of its own.
+constexpr core::Duration kHandBackPatience = std::chrono::milliseconds(2);
+// Otherwise a worker posts them to the loop when it runs out of work, or
+// once this many have gathered.
 constexpr std::size_t kCompletedBunch = 64;
 
-struct ActiveRun {
-  std::int64_t id = 0;
-  Firing firing;
-  // Keeps the job's config alive for the run, even across a reload.
-  std::shared_ptr<const config::Config> config;
-  const config::JobConfig* job = nullptr;
-  CancelToken cancel;
-};
-
+// Everything the scheduler keeps about one job name. Entries are never
+// erased, so a run can hold on to its job's state instead of looking it up
+// by name at every step.
 struct JobState {
+  // Loop thread, set at Start and at every Apply: the job in the config in
+  // force (null once removed), and the enabled jobs that run `after:` it.
+  const config::JobConfig* job = nullptr;
+  std::vector<std::string> downstream;
+  std::uint32_t number = 0;  // RunReport::job_number
+
   int running = 0;
   // A vector, not a deque: an empty deque already allocates ~600 bytes, which
   // 100,000 jobs would pay for a queue most never use. It holds at most 100.
@@ -77,6 +81,21 @@ struct JobState {
       last_error = error;
     }
   }
+};
+
+// One run from its start until the loop has taken its outcome. Owned by
+// Impl::active; the worker that carries it out gets a plain pointer, which
+// stays valid until the loop takes the run back.
+struct ActiveRun {
+  std::int64_t id = 0;
+  Firing firing;
+  // Keeps the job's config alive for the run, even across a reload.
+  std::shared_ptr<const config::Config> config;
+  const config::JobConfig* job = nullptr;  // in `config`
+  JobState* state = nullptr;
+  std::size_t active_at = 0;  // its place in Impl::active
+  CancelToken cancel;
+  RunOutcome outcome;  // the worker's, until the run is handed back
 };
 
 FirePlan::JobTiming TimingOf(const config::JobConfig& job) {
@@ -117,13 +136,19 @@ struct Scheduler::Impl {
 
   void Arm();
   void OnWake();
+  JobState& StateOf(const std::string& job);
   void Dispatch(Firing firing);
-  std::int64_t StartRun(Firing firing);
-  void RecordSkipped(const Firing& firing, const std::string& why);
-  void Finished(const std::shared_ptr<ActiveRun>& run, const RunOutcome& outcome);
+  std::int64_t StartRun(Firing firing, JobState& state);
+  void RecordSkipped(const Firing& firing, JobState& state, const std::string& why);
+  void Finished(ActiveRun& run);
+  void SubmitStarted();
+  void HandBack(ActiveRun* run);
   void TakeCompleted();
   void PublishCompleted();
-  void IndexChains();
+  bool PostCompletedLocked(core::TimePoint now);
+  void PlanJob(const config::JobConfig& job, std::optional<core::TimePoint> last_slot,
+               core::TimePoint now);
+  void FollowConfig();
   void MaybeFinishStop();
 
   asio::io_context& loop;
@@ -137,20 +162,34 @@ struct Scheduler::Impl {
   // Loop thread only.
   std::shared_ptr<const config::Config> config;
   FirePlan plan;
-  std::unordered_map<std::string, JobState> jobs;
-  std::unordered_map<std::string, std::vector<std::string>> downstream;  // job -> jobs after it
-  std::unordered_map<std::int64_t, std::shared_ptr<ActiveRun>> active;
+  std::unordered_map<std::string, JobState> jobs;  // never erased (see JobState)
+  // The state of the job in each FirePlan slot, so that a firing from the
+  // plan finds its job without hashing the name (with 10,000 jobs the hash
+  // map lookup was a cache miss or two per run).
+  std::vector<JobState*> by_slot;
+  // Unordered: a run leaves by swapping the last one into its place.
+  std::vector<std::unique_ptr<ActiveRun>> active;
   std::optional<core::TimePoint> last_wake;
   bool stopping = false;
   std::function<void()> on_stopped;
   std::function<void(const RunReport&)> observer;
 
-  // Outcomes from the workers, waiting for the loop (guarded by the mutex).
-  std::mutex completed_mutex;
-  std::vector<std::pair<std::shared_ptr<ActiveRun>, RunOutcome>> completed;
-  bool completed_posted = false;  // a TakeCompleted is on its way to the loop
-  // Loop thread only: runs queued for a worker at the last look.
+  // Loop thread only: runs started since the last hand-over to the pool
+  // (see SubmitStarted), and whether runs were queued for a worker at the
+  // last look.
+  std::vector<WorkerPool::Submission> starting;
   bool runs_waiting = false;
+  // Loop thread only: buffers kept from one wake to the next, so that a
+  // wake allocates nothing.
+  std::vector<Firing> due;
+  std::vector<ActiveRun*> taken;
+
+  // Finished runs from the workers, waiting for the loop (guarded by the mutex).
+  std::mutex completed_mutex;
+  std::vector<ActiveRun*> completed;
+  bool completed_posted = false;  // a TakeCompleted is on its way to the loop
+  // When the wake timer fires next; max while it is not armed.
+  core::TimePoint loop_wakes_at = core::TimePoint::max();
 
   // Last: its threads start in its constructor and use everything above.
   WorkerPool pool;
@@ -163,6 +202,15 @@ void Scheduler::Impl::Arm() {
   if (const auto next = plan.NextWake(); next && *next < at) at = *next;
   if (runs_waiting) at = std::min(at, now + kStallPatience);
   if (last_wake) at = std::max(at, *last_wake + kWakeGranularity);
+  {
+    std::lock_guard lock(completed_mutex);
+    // Runs handed back since the loop last looked, with no post on its way,
+    // are counting on this wake: keep it near.
+    if (!completed.empty() && !completed_posted) {
+      at = std::min(at, std::max(now, last_wake.value_or(now) + kWakeGranularity));
+    }
+    loop_wakes_at = at;
+  }
   wake_timer.expires_at(std::chrono::time_point_cast<std::chrono::system_clock::duration>(at));
   wake_timer.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) OnWake();
@@ -177,9 +225,16 @@ void Scheduler::Impl::OnWake() {
     plan.ClockSteppedBack(now);
   }
   last_wake = now;
+  // Runs that ended first: a job whose run just ended is not running any more.
+  TakeCompleted();
   std::vector<MissedSlots> missed;
-  for (Firing& firing : plan.TakeDue(now, &missed)) Dispatch(std::move(firing));
-  runs_waiting = pool.WakeIfStalled(kStallPatience);
+  plan.TakeDue(now, due, &missed);
+  for (Firing& firing : due) Dispatch(std::move(firing));
+  due.clear();
+  // Before the new runs go in: a worker woken for them would otherwise meet
+  // the loop at the pool's lock.
+  runs_waiting = pool.WakeIfStalled(kStallPatience) || !starting.empty();
+  SubmitStarted();
   for (const MissedSlots& m : missed) {
     spdlog::warn("job={} missed {} slot(s), latest {}: not run (misfire policy / misfire_grace)",
                  m.job, m.count, core::FormatRfc3339(m.latest));
@@ -187,18 +242,29 @@ void Scheduler::Impl::OnWake() {
   Arm();
 }
 
+JobState& Scheduler::Impl::StateOf(const std::string& job) {
+  const auto [it, added] = jobs.try_emplace(job);
+  if (added) it->second.number = static_cast<std::uint32_t>(jobs.size() - 1);
+  return it->second;
+}
+
 void Scheduler::Impl::Dispatch(Firing firing) {
-  const config::JobConfig* job = config->FindJob(firing.job);
-  if (job == nullptr || stopping) return;
-  JobState& state = jobs[firing.job];
+  JobState* found = nullptr;
+  if (firing.slot != kNoSlot) {
+    found = by_slot[firing.slot];
+  } else if (const auto it = jobs.find(firing.job); it != jobs.end()) {
+    found = &it->second;
+  }
+  if (found == nullptr || found->job == nullptr || stopping) return;
+  JobState& state = *found;
   if (state.running > 0) {
-    switch (job->overlap) {
+    switch (state.job->overlap) {
       case config::Overlap::kSkip:
-        RecordSkipped(firing, "skipped: the previous run is still running (overlap: skip)");
+        RecordSkipped(firing, state, "skipped: the previous run is still running (overlap: skip)");
         return;
       case config::Overlap::kQueue:
         if (state.queued.size() >= kMaxQueued) {
-          RecordSkipped(firing, "skipped: 100 runs already queued (overlap: queue)");
+          RecordSkipped(firing, state, "skipped: 100 runs already queued (overlap: queue)");
         } else {
           state.queued.push_back(std::move(firing));
         }
@@ -207,58 +273,80 @@ void Scheduler::Impl::Dispatch(Firing firing) {
         break;
     }
   }
-  StartRun(std::move(firing));
+  StartRun(std::move(firing), state);
 }
 
-std::int64_t Scheduler::Impl::StartRun(Firing firing) {
-  auto run = std::make_shared<ActiveRun>();
+std::int64_t Scheduler::Impl::StartRun(Firing firing, JobState& state) {
+  auto owned = std::make_unique<ActiveRun>();
+  ActiveRun* run = owned.get();
   run->id = recorder.NewRunId();
   run->config = config;
-  run->job = config->FindJob(firing.job);
+  run->job = state.job;
+  run->state = &state;
   run->firing = std::move(firing);
-  active.emplace(run->id, run);
-  JobState& state = jobs[run->firing.job];
+  run->active_at = active.size();
+  active.push_back(std::move(owned));
   ++state.running;
   const bool quick = state.last_duration && *state.last_duration < kQuickRun;
   // `this` outlives the pool: ~Scheduler joins the pool before the rest goes.
-  pool.Submit(
+  // Two plain pointers fit in std::function without an allocation.
+  starting.push_back(WorkerPool::Submission{
       [this, run] {
-        RunOutcome outcome =
-            executor.Execute(*run->config, *run->job, run->firing, run->id, run->cancel);
-        bool bunch_full = false;
-        {
-          std::lock_guard lock(completed_mutex);
-          completed.emplace_back(run, std::move(outcome));
-          bunch_full = completed.size() >= kCompletedBunch;
-        }
-        if (bunch_full) PublishCompleted();
+        run->outcome = executor.Execute(*run->config, *run->job, run->firing, run->id, run->cancel);
+        HandBack(run);
       },
-      quick);
+      quick});
   return run->id;
 }
 
-// Outcomes are handed back in bunches: the loop is woken once for all
-// that finished while a worker worked through the queue.
+// Every loop turn that may start runs ends here: the runs it started go to
+// the pool together.
+void Scheduler::Impl::SubmitStarted() { pool.Submit(starting); }
+
+// Worker thread. Outcomes are handed back in bunches: at the loop's next
+// timer wake when that is near, else the loop is woken once for all that
+// finished while a worker worked through the queue.
+void Scheduler::Impl::HandBack(ActiveRun* run) {
+  bool post = false;
+  {
+    std::lock_guard lock(completed_mutex);
+    completed.push_back(run);
+    post = completed.size() >= kCompletedBunch && PostCompletedLocked(run->outcome.finished_at);
+  }
+  if (post) asio::post(loop, [this] { TakeCompleted(); });
+}
+
+// Worker thread, when it runs out of work.
 void Scheduler::Impl::PublishCompleted() {
   {
     std::lock_guard lock(completed_mutex);
-    if (completed.empty() || completed_posted) return;
-    completed_posted = true;
+    if (completed.empty() || !PostCompletedLocked(clock.Now())) return;
   }
   asio::post(loop, [this] { TakeCompleted(); });
 }
 
-void Scheduler::Impl::TakeCompleted() {
-  std::vector<std::pair<std::shared_ptr<ActiveRun>, RunOutcome>> done;
-  {
-    std::lock_guard lock(completed_mutex);
-    done.swap(completed);
-    completed_posted = false;
-  }
-  for (const auto& [run, outcome] : done) Finished(run, outcome);
+// Whether to post a TakeCompleted (and notes that one is on its way):
+// not when one already is, nor when the loop's timer comes soon anyway.
+bool Scheduler::Impl::PostCompletedLocked(core::TimePoint now) {
+  if (completed_posted || loop_wakes_at <= now + kHandBackPatience) return false;
+  completed_posted = true;
+  return true;
 }
 
-void Scheduler::Impl::RecordSkipped(const Firing& firing, const std::string& why) {
+void Scheduler::Impl::TakeCompleted() {
+  {
+    std::lock_guard lock(completed_mutex);
+    completed_posted = false;
+    if (completed.empty()) return;
+    // `taken` is empty: the workers get its capacity for the next ones.
+    taken.swap(completed);
+  }
+  for (ActiveRun* run : taken) Finished(*run);
+  taken.clear();
+  SubmitStarted();
+}
+
+void Scheduler::Impl::RecordSkipped(const Firing& firing, JobState& state, const std::string& why) {
   const core::TimePoint now = clock.Now();
   store::RunRecord record;
   record.id = recorder.NewRunId();
@@ -272,60 +360,84 @@ void Scheduler::Impl::RecordSkipped(const Firing& firing, const std::string& why
   record.error = why;
   spdlog::info("job={} run={} outcome=skipped {}", firing.job, record.id, why);
   recorder.RecordStart(std::move(record));
-  jobs[firing.job].Count(store::RunStatus::kSkipped, now, why);
+  state.Count(store::RunStatus::kSkipped, now, why);
   if (observer) {
-    observer(RunReport{
-        firing.job, firing.trigger, store::RunStatus::kSkipped, firing.scheduled_at, now, now, {}});
+    observer(RunReport{firing.job,
+                       state.number,
+                       firing.trigger,
+                       store::RunStatus::kSkipped,
+                       firing.scheduled_at,
+                       now,
+                       now,
+                       {}});
   }
 }
 
-void Scheduler::Impl::Finished(const std::shared_ptr<ActiveRun>& run, const RunOutcome& outcome) {
-  active.erase(run->id);
-  JobState& state = jobs[run->firing.job];
+void Scheduler::Impl::Finished(ActiveRun& run) {
+  // Out of `active` first, so that running() no longer counts it; alive until the end.
+  std::unique_ptr<ActiveRun> owned = std::move(active[run.active_at]);
+  if (run.active_at + 1 < active.size()) {
+    active[run.active_at] = std::move(active.back());
+    active[run.active_at]->active_at = run.active_at;
+  }
+  active.pop_back();
+
+  JobState& state = *run.state;
+  RunOutcome& outcome = run.outcome;
   --state.running;
   state.Count(outcome.status, outcome.finished_at, outcome.error);
   state.last_duration = outcome.finished_at - outcome.started_at;
   if (observer) {
-    observer(RunReport{run->firing.job, run->firing.trigger, outcome.status,
-                       run->firing.scheduled_at, outcome.started_at, outcome.finished_at,
-                       outcome.metrics});
+    observer(RunReport{run.firing.job, state.number, run.firing.trigger, outcome.status,
+                       run.firing.scheduled_at, outcome.started_at, outcome.finished_at,
+                       std::move(outcome.metrics)});
   }
 
   if (!stopping) {
     // The job's current config decides what follows (it may have been reloaded).
-    const config::JobConfig* job = config->FindJob(run->firing.job);
+    const config::JobConfig* job = state.job;
     const bool failed =
         outcome.status == store::RunStatus::kFailed || outcome.status == store::RunStatus::kTimeout;
-    if (job && failed && run->firing.attempt <= job->retries.max) {
-      const core::Duration delay = RetryDelay(job->retries, run->firing.attempt, random);
-      Firing retry{job->name, store::Trigger::kRetry, run->firing.scheduled_at,
-                   run->firing.attempt + 1};
-      spdlog::info("job={} run={} retry {} of {} in {}", job->name, run->id, run->firing.attempt,
+    if (job && failed && run.firing.attempt <= job->retries.max) {
+      const core::Duration delay = RetryDelay(job->retries, run.firing.attempt, random);
+      Firing retry{job->name, store::Trigger::kRetry, run.firing.scheduled_at,
+                   run.firing.attempt + 1};
+      spdlog::info("job={} run={} retry {} of {} in {}", job->name, run.id, run.firing.attempt,
                    job->retries.max, core::FormatDuration(delay));
       plan.Add(std::move(retry), clock.Now() + delay);
       Arm();
     }
     if (job && outcome.status == store::RunStatus::kOk) {
-      if (const auto it = downstream.find(job->name); it != downstream.end()) {
-        for (const std::string& next : it->second) {
-          Dispatch(Firing{next, store::Trigger::kChain, clock.Now(), 1});
-        }
+      for (const std::string& next : state.downstream) {
+        Dispatch(Firing{next, store::Trigger::kChain, clock.Now(), 1});
       }
     }
     if (job && !state.queued.empty() && state.running == 0) {
       Firing queued = std::move(state.queued.front());
       state.queued.erase(state.queued.begin());
-      StartRun(std::move(queued));
+      StartRun(std::move(queued), state);
     }
   }
   MaybeFinishStop();
 }
 
-void Scheduler::Impl::IndexChains() {
-  downstream.clear();
+void Scheduler::Impl::PlanJob(const config::JobConfig& job,
+                              std::optional<core::TimePoint> last_slot, core::TimePoint now) {
+  const std::uint32_t slot = plan.Set(job.name, TimingOf(job), last_slot, now);
+  if (slot >= by_slot.size()) by_slot.resize(slot + 1, nullptr);
+  by_slot[slot] = &StateOf(job.name);
+}
+
+// Points every job's state at the config now in force, and indexes the chains.
+void Scheduler::Impl::FollowConfig() {
+  for (auto& [name, state] : jobs) {
+    state.job = nullptr;
+    state.downstream.clear();
+  }
+  for (const config::JobConfig& job : config->jobs) StateOf(job.name).job = &job;
   for (const config::JobConfig& job : config->jobs) {
     if (!job.enabled) continue;
-    for (const std::string& upstream : job.after) downstream[upstream].push_back(job.name);
+    for (const std::string& upstream : job.after) StateOf(upstream).downstream.push_back(job.name);
   }
 }
 
@@ -351,10 +463,9 @@ void Scheduler::Start(std::shared_ptr<const config::Config> config,
   for (const config::JobConfig& job : s.config->jobs) {
     std::optional<core::TimePoint> last;
     if (const auto it = last_slots.find(job.name); it != last_slots.end()) last = it->second;
-    s.plan.Set(job.name, TimingOf(job), last, now);
-    s.jobs[job.name];
+    s.PlanJob(job, last, now);
   }
-  s.IndexChains();
+  s.FollowConfig();
   s.last_wake = now;
   s.OnWake();
 }
@@ -367,17 +478,16 @@ void Scheduler::Apply(std::shared_ptr<const config::Config> config) {
   for (const config::JobConfig& job : s.config->jobs) {
     const config::JobConfig* before = old->FindJob(job.name);
     if (before == nullptr || !SameTiming(*before, job)) {
-      s.plan.Set(job.name, TimingOf(job), std::nullopt, now);
+      s.PlanJob(job, std::nullopt, now);
     }
-    s.jobs[job.name];
   }
   for (const config::JobConfig& job : old->jobs) {
     if (s.config->FindJob(job.name) == nullptr) {
       s.plan.Remove(job.name);
-      s.jobs[job.name].queued.clear();
+      s.StateOf(job.name).queued.clear();
     }
   }
-  s.IndexChains();
+  s.FollowConfig();
   s.Arm();
 }
 
@@ -389,7 +499,7 @@ std::optional<std::int64_t> Scheduler::RunNow(const std::string& job, std::strin
     if (why) *why = config ? "jobsd is shutting down" : "no job named '" + job + "'";
     return std::nullopt;
   }
-  JobState& state = s.jobs[job];
+  JobState& state = s.StateOf(job);
   if (state.running > 0 && config->overlap != config::Overlap::kAllow) {
     if (config->overlap == config::Overlap::kQueue && state.queued.size() < kMaxQueued) {
       state.queued.push_back(Firing{job, trigger, std::nullopt, 1});
@@ -397,10 +507,12 @@ std::optional<std::int64_t> Scheduler::RunNow(const std::string& job, std::strin
       return std::nullopt;
     }
     if (why) *why = "skipped: the previous run is still running (overlap: skip)";
-    s.RecordSkipped(Firing{job, trigger, std::nullopt, 1}, *why);
+    s.RecordSkipped(Firing{job, trigger, std::nullopt, 1}, state, *why);
     return std::nullopt;
   }
-  return s.StartRun(Firing{job, trigger, std::nullopt, 1});
+  const std::int64_t id = s.StartRun(Firing{job, trigger, std::nullopt, 1}, state);
+  s.SubmitStarted();
+  return id;
 }
 
 void Scheduler::Stop(core::Duration grace, std::function<void()> done) {
@@ -408,6 +520,15 @@ void Scheduler::Stop(core::Duration grace, std::function<void()> done) {
   s.stopping = true;
   s.on_stopped = std::move(done);
   s.wake_timer.cancel();
+  {
+    // No timer wake comes any more: from now on every hand-back posts.
+    std::lock_guard lock(s.completed_mutex);
+    s.loop_wakes_at = core::TimePoint::max();
+    if (!s.completed.empty() && !s.completed_posted) {
+      s.completed_posted = true;
+      asio::post(s.loop, [&s] { s.TakeCompleted(); });
+    }
+  }
   for (auto& [name, state] : s.jobs) state.queued.clear();
   if (!s.active.empty()) {
     spdlog::info("waiting up to {} for {} running job(s)", core::FormatDuration(grace),
@@ -415,8 +536,8 @@ void Scheduler::Stop(core::Duration grace, std::function<void()> done) {
     s.grace_timer.expires_after(grace);
     s.grace_timer.async_wait([&s](const boost::system::error_code& ec) {
       if (ec) return;
-      for (auto& [id, run] : s.active) {
-        spdlog::warn("job={} run={} cancelled: shutdown grace is over", run->firing.job, id);
+      for (const auto& run : s.active) {
+        spdlog::warn("job={} run={} cancelled: shutdown grace is over", run->firing.job, run->id);
         run->cancel.Cancel(CancelToken::Reason::kShutdown);
       }
     });
@@ -426,7 +547,7 @@ void Scheduler::Stop(core::Duration grace, std::function<void()> done) {
 
 void Scheduler::SeedHealth(const std::vector<store::JobHealth>& health) {
   for (const store::JobHealth& h : health) {
-    JobState& state = impl_->jobs[h.job];
+    JobState& state = impl_->StateOf(h.job);
     state.consecutive_failures = h.consecutive_failures;
     state.last_success_at = h.last_success_at;
     state.last_failure_at = h.last_failure_at;

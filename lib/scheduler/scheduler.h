@@ -22,6 +22,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -52,9 +53,13 @@ struct JobStatus {
   std::string last_error;
 };
 
-// One finished (or skipped) run, as the observer sees it.
+// One finished (or skipped) run, as the observer sees it, during the call.
 struct RunReport {
-  std::string job;
+  std::string_view job;
+  // A small number for the job, the same for every report of that job name
+  // from this Scheduler and counting from 0, so an observer can keep per-job
+  // data in a vector instead of looking the name up at every run.
+  std::uint32_t job_number = 0;
   store::Trigger trigger = store::Trigger::kSchedule;
   store::RunStatus status = store::RunStatus::kOk;
   std::optional<core::TimePoint> scheduled_at;

@@ -25,13 +25,32 @@ void WorkerPool::Submit(Task task, bool expect_quick) {
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back(Item{std::move(task), expect_quick, std::chrono::steady_clock::now()});
-    // A quick task is left to the workers already draining, unless the
-    // queue has grown beyond what they clear in a moment (a thundering herd).
-    const bool backlog = queue_.size() > kBacklogPerWorker * static_cast<std::size_t>(draining_);
-    wake = (!expect_quick || draining_ == 0 || backlog) && WakeOneLocked();
+    wake = QueueLocked(std::move(task), expect_quick, std::chrono::steady_clock::now());
   }
   if (wake) wake_.notify_one();
+}
+
+void WorkerPool::Submit(std::vector<Submission>& tasks) {
+  if (tasks.empty()) return;
+  int wakes = 0;
+  {
+    std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    for (Submission& s : tasks) {
+      if (QueueLocked(std::move(s.task), s.expect_quick, now)) ++wakes;
+    }
+  }
+  tasks.clear();
+  for (; wakes > 0; --wakes) wake_.notify_one();
+}
+
+bool WorkerPool::QueueLocked(Task task, bool expect_quick,
+                             std::chrono::steady_clock::time_point now) {
+  queue_.push_back(Item{std::move(task), expect_quick, now});
+  // A quick task is left to the workers already draining, unless the
+  // queue has grown beyond what they clear in a moment (a thundering herd).
+  const bool backlog = queue_.size() > kBacklogPerWorker * static_cast<std::size_t>(draining_);
+  return (!expect_quick || draining_ == 0 || backlog) && WakeOneLocked();
 }
 
 bool WorkerPool::WakeIfStalled(std::chrono::steady_clock::duration patience) {

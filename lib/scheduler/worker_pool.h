@@ -10,6 +10,10 @@
 // called at every wake) and wakes another worker, so nothing waits behind a
 // slow run for long.
 //
+// Tasks that come due together are best submitted together: one lock for
+// all of them, and the workers are woken only once all are queued (a worker
+// woken after the first would contend for the lock with the rest).
+//
 // Submit, WakeIfStalled: any thread (the loop in practice). Join: once, from
 // the owner, after the last Submit. A task must not throw.
 #pragma once
@@ -27,6 +31,10 @@ namespace scheduler {
 class WorkerPool {
  public:
   using Task = std::function<void()>;
+  struct Submission {
+    Task task;
+    bool expect_quick = false;
+  };
 
   // `on_idle` runs on a worker that found nothing more to do, just before it
   // sleeps (the scheduler hands finished runs back to the loop there).
@@ -36,6 +44,9 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   void Submit(Task task, bool expect_quick);
+  // Submits each of `tasks` in order, as Submit would, and leaves it empty
+  // (its capacity stays, for the next batch).
+  void Submit(std::vector<Submission>& tasks);
   // Wakes a sleeping worker when the oldest queued task has waited longer
   // than `patience`. Returns whether any task is still queued.
   bool WakeIfStalled(std::chrono::steady_clock::duration patience);
@@ -49,6 +60,8 @@ class WorkerPool {
     std::chrono::steady_clock::time_point queued_at;
   };
   void Work();
+  // Queues one task; true when a worker is to be woken for it (the caller notifies).
+  bool QueueLocked(Task task, bool expect_quick, std::chrono::steady_clock::time_point now);
   // Picks a sleeping worker to wake (the caller notifies); false if none sleeps.
   bool WakeOneLocked();
 

@@ -292,3 +292,32 @@ TEST_CASE("no route sends to every channel; a job's own rules replace the global
 
 }  // namespace
 }  // namespace alert
+
+namespace alert {
+namespace {
+
+TEST_CASE("a job's streak follows its name across reloads that move or remove jobs", "[alert]") {
+  const std::string head = "alerts:\n" + kChannels +
+                           "  rules: {consecutive_failures: {threshold: 3, severity: critical}}\n"
+                           "jobs:\n";
+  const std::string a = "  - {name: a, type: sleep, every: 1m, with: {duration: 1s}}\n";
+  const std::string b = "  - {name: b, type: sleep, every: 1m, with: {duration: 1s}}\n";
+  Harness h(Config(head + a + b));
+  h.End("a", RunStatus::kFailed, 60);
+  h.End("b", RunStatus::kOk, 60);
+  h.evaluator.SetConfig(Config(head + b + a));  // a moves to second place
+  h.End("a", RunStatus::kFailed, 120);
+  h.End("b", RunStatus::kFailed, 120);
+  CHECK(h.Kinds().empty());
+  h.evaluator.SetConfig(Config(head + b));  // a removed while a run was going: still counted
+  h.End("a", RunStatus::kFailed, 180);
+  h.evaluator.SetConfig(Config(head + a + b));
+  h.End("b", RunStatus::kOk, 240);
+  CHECK(h.Kinds().empty());
+  h.End("a", RunStatus::kFailed, 240);  // the fourth in a row
+  REQUIRE(h.Kinds() == std::vector<std::string>{"consecutive_failures:firing:critical"});
+  CHECK(h.Alerts()[0].first.summary == "a failed 4 times in a row");
+}
+
+}  // namespace
+}  // namespace alert

@@ -145,6 +145,35 @@ TEST_CASE("a changed job is planned anew; stale entries never fire", "[scheduler
   CHECK(Take(plan, t0 + 1h) == V{"j schedule 2026-11-22T11:00:00.000000Z #1"});
 }
 
+TEST_CASE("a removed job's place goes to the next job added, without its old slots",
+          "[scheduler]") {
+  FirePlan plan;
+  const auto t0 = At("2026-11-22T10:00:00Z");
+  plan.Set("old", Every(1min), std::nullopt, t0);
+  plan.Set("kept", Every(1h), std::nullopt, t0);
+  plan.Add(Firing{"old", Trigger::kRetry, t0, 2}, t0 + 10s);
+  plan.Remove("old");
+  const std::uint32_t slot = plan.Set("new", Every(2min), std::nullopt, t0);
+  CHECK_FALSE(plan.Has("old"));
+  CHECK(plan.size() == 2);
+  // Neither the old job's slot at 10:01 nor its retry fires, as either job.
+  CHECK(Take(plan, t0 + 90s).empty());
+  const auto due = plan.TakeDue(t0 + 2min);
+  REQUIRE(due.size() == 1);
+  CHECK(Describe(due[0]) == "new schedule 2026-11-22T10:02:00.000000Z #1");
+  CHECK(due[0].slot == slot);
+  // A job added again under the old name starts afresh; its retries carry its slot too.
+  const std::uint32_t again = plan.Set("old", Every(1min), std::nullopt, t0 + 2min);
+  CHECK(again != slot);
+  plan.Add(Firing{"old", Trigger::kRetry, t0, 2}, t0 + 150s);
+  const auto next = plan.TakeDue(t0 + 3min);
+  REQUIRE(next.size() == 2);
+  CHECK(Describe(next[0]) == "old retry 2026-11-22T10:00:00.000000Z #2");
+  CHECK(Describe(next[1]) == "old schedule 2026-11-22T10:03:00.000000Z #1");
+  CHECK((next[0].slot == again && next[1].slot == again));
+  CHECK(plan.NextSlot("kept") == At("2026-11-22T11:00:00Z"));
+}
+
 TEST_CASE("the wall clock stepping back neither stalls nor repeats fixed slots", "[scheduler]") {
   FirePlan plan;
   const auto t0 = At("2026-11-22T09:59:30Z");

@@ -51,3 +51,30 @@ TEST_CASE("worker pool: a task that may be slow gets a worker of its own", "[sch
   CHECK(second_ran.get_future().wait_for(2s) == std::future_status::ready);
   release.set_value();
 }
+
+TEST_CASE("worker pool: a batch is submitted whole, each task woken for as on its own",
+          "[scheduler][pool]") {
+  scheduler::WorkerPool pool(3, nullptr);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> blocked{0};
+  std::atomic<int> quick{0};
+  std::vector<scheduler::WorkerPool::Submission> batch;
+  // Two that may be slow, each with a worker of its own, then quick ones for the third.
+  for (int i = 0; i < 2; ++i) {
+    batch.push_back({[&, released] {
+                       ++blocked;
+                       released.wait();
+                     },
+                     false});
+  }
+  for (int i = 0; i < 100; ++i) batch.push_back({[&] { ++quick; }, true});
+  pool.Submit(batch);
+  CHECK(batch.empty());
+  // No WakeIfStalled: the quick ones need no help while both slow ones block.
+  for (int i = 0; i < 1000 && (blocked < 2 || quick < 100); ++i) std::this_thread::sleep_for(2ms);
+  CHECK(blocked == 2);
+  CHECK(quick == 100);
+  release.set_value();
+  pool.Join();
+}
