@@ -6,11 +6,20 @@
 
 namespace core {
 
-std::string JsonQuote(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
+namespace {
+
+bool NeedsEscape(char c) { return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20; }
+
+// Appends `text` quoted; the runs of characters that need no escape (nearly
+// all of them) are appended whole.
+void AppendQuoted(std::string& out, std::string_view text) {
   out += '"';
-  for (const char c : text) {
+  std::size_t plain = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (!NeedsEscape(c)) continue;
+    out.append(text.data() + plain, i - plain);
+    plain = i + 1;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -28,14 +37,19 @@ std::string JsonQuote(std::string_view text) {
         out += "\\t";
         break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out += c;
-        }
+        out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
     }
   }
+  out.append(text.data() + plain, text.size() - plain);
   out += '"';
+}
+
+}  // namespace
+
+std::string JsonQuote(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  AppendQuoted(out, text);
   return out;
 }
 
@@ -46,7 +60,7 @@ void JsonWriter::Separate() {
 
 JsonWriter& JsonWriter::Key(std::string_view key) {
   Separate();
-  out_ += JsonQuote(key);
+  AppendQuoted(out_, key);
   out_ += ':';
   need_comma_ = false;  // the value follows without a comma
   return *this;
@@ -54,7 +68,7 @@ JsonWriter& JsonWriter::Key(std::string_view key) {
 
 JsonWriter& JsonWriter::String(std::string_view value) {
   Separate();
-  out_ += JsonQuote(value);
+  AppendQuoted(out_, value);
   return *this;
 }
 
