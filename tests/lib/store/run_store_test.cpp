@@ -66,6 +66,22 @@ store::JobHealth HealthOf(store::RunStore& s, const std::string& job) {
   return {};
 }
 
+void CheckIntegrity(store::RunStore& s) {
+  auto check = s.IntegrityCheck();
+  REQUIRE(check);
+  CHECK(*check == "ok");
+}
+
+// How many runs are in the per-job index.
+std::int64_t IndexedCount(const fs::path& file) {
+  auto db = store::Database::Open(file, store::Database::Mode::kReadOnly);
+  REQUIRE(db);
+  auto stmt = db->Prepare("SELECT COUNT(*) FROM run_index");
+  REQUIRE(stmt);
+  REQUIRE(*stmt->Step());
+  return stmt->Int(0);
+}
+
 }  // namespace
 
 TEST_CASE("run store records runs and failure streaks", "[store]") {
@@ -148,9 +164,7 @@ TEST_CASE("runs left running by a crash become interrupted failures", "[store]")
   auto again = s.MarkInterrupted(T(200));
   REQUIRE(again);
   CHECK(*again == 0);
-  auto check = s.IntegrityCheck();
-  REQUIRE(check);
-  CHECK(*check == "ok");
+  CheckIntegrity(s);
 }
 
 TEST_CASE("last scheduled slot feeds misfire handling", "[store]") {
@@ -194,16 +208,6 @@ TEST_CASE("pruning keeps the newest runs of each job", "[store]") {
   REQUIRE(runs->size() == 10);
   CHECK(runs->back().started_at == T(20));
   CHECK(s.RecentRuns("b", 100)->size() == 5);
-}
-
-// How many runs wait for the per-job index, as the store's own table says.
-std::int64_t IndexedCount(const fs::path& file) {
-  auto db = store::Database::Open(file, store::Database::Mode::kReadOnly);
-  REQUIRE(db);
-  auto stmt = db->Prepare("SELECT COUNT(*) FROM run_index");
-  REQUIRE(stmt);
-  REQUIRE(*stmt->Step());
-  return stmt->Int(0);
 }
 
 TEST_CASE("a job's runs are found whether or not they are in the per-job index yet", "[store]") {
@@ -262,9 +266,7 @@ TEST_CASE("pruning counts the runs not indexed yet, and drops their index entrie
   CHECK(IndexedCount(file) == 5);  // the 5 newest indexed runs remain
   REQUIRE(s.IndexPendingRuns());
   CHECK(IndexedCount(file) == 15);
-  auto check = s.IntegrityCheck();
-  REQUIRE(check);
-  CHECK(*check == "ok");
+  CheckIntegrity(s);
 }
 
 TEST_CASE("one writer's indexing takes in another writer's runs", "[store]") {
@@ -313,9 +315,7 @@ TEST_CASE("a state file from before the per-job index is migrated with its runs 
   auto even = s.RecentRuns("even", 10);
   REQUIRE(even);
   CHECK(even->size() == 3);
-  auto check = s.IntegrityCheck();
-  REQUIRE(check);
-  CHECK(*check == "ok");
+  CheckIntegrity(s);
 }
 
 TEST_CASE("reserved run ids never collide with other writers", "[store]") {
