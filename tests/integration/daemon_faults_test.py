@@ -424,6 +424,13 @@ jobs:
                     mismatches.append((job, health.get(job, 0), streak))
             self.assertEqual(mismatches, [],
                              f"job_health.consecutive_failures (job, stored, recomputed) {note}")
+            # Runs the kills left out of the per-job index were indexed at
+            # the next start, and the clean stop indexed the rest.
+            unindexed = con.execute(
+                "SELECT COUNT(*) FROM runs r WHERE NOT EXISTS (SELECT 1 FROM run_index i "
+                "WHERE i.job = r.job AND i.started_at = r.started_at AND i.id = r.id)").fetchone()[0]
+            self.assertEqual(unindexed, 0, f"runs missing from run_index after a clean stop {note}")
+            self.assertEqual(con.execute("SELECT since FROM run_index_pending").fetchone()[0], None)
             counts = dict(con.execute("SELECT status, COUNT(*) FROM runs GROUP BY status"))
             print(f"\n  kill -9 x{self.KILLS} {note}: runs by status {counts}",
                   file=sys.stderr)

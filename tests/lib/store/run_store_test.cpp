@@ -218,6 +218,9 @@ TEST_CASE("a job's runs are found whether or not they are in the per-job index y
   for (int i = 0; i < 5; ++i)
     End(s, Start(s, "b", i), "b", i < 4 ? RunStatus::kOk : RunStatus::kFailed, i);
   CHECK(IndexedCount(file) == 0);
+  // The health row holds a's first success (written once a minute); the
+  // latest is found among the runs, indexed or not.
+  CHECK(HealthOf(s, "a").last_success_at == T(29));
 
   auto before = s.RecentRuns("a", 7);
   REQUIRE(before);
@@ -233,6 +236,8 @@ TEST_CASE("a job's runs are found whether or not they are in the per-job index y
   REQUIRE(again);
   CHECK(*again == 0);
 
+  CHECK(HealthOf(s, "a").last_success_at == T(29));
+  CHECK(HealthOf(s, "b").consecutive_failures == 1);
   auto after = s.RecentRuns("a", 7);
   REQUIRE(after);
   REQUIRE(after->size() == 7);
