@@ -43,4 +43,8 @@ std::string PlainTextBody(const Alert& alert, std::string_view delivery_id = {})
 // characters are dropped.
 std::string OneLine(std::string_view text);
 
+// `text` cut to at most `max` bytes on a UTF-8 character boundary, with
+// `mark` appended when anything was cut.
+std::string CutUtf8(std::string text, std::size_t max, std::string_view mark = "...");
+
 }  // namespace alert

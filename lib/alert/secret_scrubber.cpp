@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <variant>
 
+#include "alert/alert_text.h"
+
 namespace alert {
 
 SecretScrubber::SecretScrubber(const config::Config& config) {
@@ -32,13 +34,7 @@ std::string SecretScrubber::Scrub(std::string_view text, std::size_t max_bytes) 
       out.replace(at, secret.size(), "***");
     }
   }
-  if (out.size() <= max_bytes) return out;
-  // Cut on a character boundary: back up over UTF-8 continuation bytes.
-  std::size_t cut = max_bytes;
-  while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
-  out.resize(cut);
-  out += "\u2026";
-  return out;
+  return CutUtf8(std::move(out), max_bytes, "\u2026");
 }
 
 }  // namespace alert

@@ -11,12 +11,10 @@ constexpr std::size_t kHeaderMax = 150;
 constexpr std::size_t kFieldMax = 1900;
 constexpr std::size_t kErrorMax = 2800;
 
+// Within Slack's limit of `max` bytes, "..." included.
 std::string Cut(std::string text, std::size_t max) {
   if (text.size() <= max) return text;
-  std::size_t cut = max - 3;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  text.resize(cut);
-  return text + "...";
+  return CutUtf8(std::move(text), max - 3);
 }
 
 // Slack's mrkdwn treats &, < and > as markup; everything else is shown as is.

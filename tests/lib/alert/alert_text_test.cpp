@@ -97,3 +97,12 @@ TEST_CASE("alert text: facts and the plain-text body", "[alert][text]") {
   a.threshold = 0.9;
   CHECK(alert::Facts(a)[5].second == "0.85 (threshold 0.9)");
 }
+
+TEST_CASE("texts are cut on a UTF-8 character boundary", "[alert]") {
+  CHECK(alert::CutUtf8("short", 10) == "short");
+  CHECK(alert::CutUtf8("exactly10!", 10) == "exactly10!");
+  CHECK(alert::CutUtf8("0123456789abc", 10) == "0123456789...");
+  // "é" is two bytes: a cut in its middle backs up to before it.
+  CHECK(alert::CutUtf8("abcdefghié!", 10) == "abcdefghi...");
+  CHECK(alert::CutUtf8("abcdefghié!", 11, "\u2026") == "abcdefghi\u00e9\u2026");
+}
