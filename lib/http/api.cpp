@@ -98,6 +98,18 @@ Response MethodNotAllowed(std::string_view allowed) {
 // flood of scrapes costs at most ten renders a second.
 constexpr auto kMetricsMaxAge = std::chrono::milliseconds(100);
 
+namespace {
+
+// A /metrics answer: a render, shared by every scrape it serves.
+Response MetricsResponse(std::shared_ptr<const std::string> body) {
+  Response response;
+  response.content_type = std::string(metrics::kContentType);
+  response.shared_body = std::move(body);
+  return response;
+}
+
+}  // namespace
+
 // What the answers built off the loop read: copies, and the config (immutable).
 struct ApiSnapshot {
   std::shared_ptr<const config::Config> config;
@@ -347,9 +359,7 @@ void Api::Impl::StartMetricsRender() {
     body->reserve(last_size + last_size / 8);  // a few bytes more each time: no regrowth
     metrics.Render(*body, *jobs);
     std::shared_ptr<const std::string> rendered = std::move(body);
-    Response response;
-    response.content_type = std::string(metrics::kContentType);
-    response.shared_body = rendered;
+    const Response response = MetricsResponse(rendered);
     for (const Respond& respond : *waiting) respond(response);
     asio::post(loop, [this, rendered, taken] {
       metrics_rendering = false;
@@ -365,10 +375,7 @@ void Api::Health(const Respond& respond) const { impl_->OffLoop(HealthAnswer, re
 void Api::Metrics(const Respond& respond) {
   if (impl_->metrics_body &&
       std::chrono::steady_clock::now() - impl_->metrics_taken < kMetricsMaxAge) {
-    Response response;
-    response.content_type = std::string(metrics::kContentType);
-    response.shared_body = impl_->metrics_body;
-    respond(std::move(response));
+    respond(MetricsResponse(impl_->metrics_body));
     return;
   }
   impl_->metrics_waiting.push_back(respond);

@@ -244,7 +244,7 @@ void RunRecorder::ApplyWrites(std::vector<Op>& batch, std::size_t begin, std::si
     const int keep = keep_runs_.load();
     if (++ended_since_prune_[finished.job] >= std::max(keep / 10, 10)) {
       ended_since_prune_.erase(finished.job);
-      prune_due_.push_back(finished.job);
+      prune_due_.insert(finished.job);
     }
   }
   if (unindexed_runs_ >= kIndexBacklog ||

@@ -21,9 +21,9 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <variant>
@@ -94,7 +94,7 @@ class RunRecorder {
   // pruned, the jobs whose count reached the threshold (pruned at the next
   // indexing), and the runs written since the last indexing.
   std::unordered_map<std::string, int> ended_since_prune_;
-  std::vector<std::string> prune_due_;
+  std::set<std::string> prune_due_;  // a set: a job due twice before a bulk is pruned once
   std::size_t unindexed_runs_ = 0;
   std::chrono::steady_clock::time_point first_unindexed_at_;
 

@@ -122,10 +122,9 @@ CREATE INDEX runs_by_start ON runs (started_at, job);
 )sql",
 };
 
-// The ids of runs not yet in run_index (all jobs'), for one job when ?1 is
-// bound to its name.
-constexpr std::string_view kPendingRunsOfJob =
-    "SELECT id FROM runs WHERE started_at >= (SELECT since FROM run_index_pending) AND job = ?1";
+// The runs not in run_index yet: every one of them started at or after the
+// mark (a condition on `runs`, which runs_by_start serves).
+constexpr std::string_view kUnindexed = "started_at >= (SELECT since FROM run_index_pending)";
 
 // Below every time stored: "none" when taking the latest of several.
 constexpr std::int64_t kNoTime = std::numeric_limits<std::int64_t>::min();
@@ -418,10 +417,10 @@ core::Result<int> RunStore::IndexPendingRuns() {
   auto indexed = [&]() -> core::Result<int> {
     // Sorted by job, so each job's last index page is written once.
     auto index = Prepared(index_pending_,
-                          "INSERT OR IGNORE INTO run_index (job, started_at, id) "
-                          "SELECT job, started_at, id FROM runs "
-                          "WHERE started_at >= (SELECT since FROM run_index_pending) "
-                          "ORDER BY job, started_at, id");
+                          fmt::format("INSERT OR IGNORE INTO run_index (job, started_at, id) "
+                                      "SELECT job, started_at, id FROM runs WHERE {} "
+                                      "ORDER BY job, started_at, id",
+                                      kUnindexed));
     if (!index) return Unexpected(index.error());
     if (auto ok = (*index)->Run(); !ok) return Unexpected(ok.error());
     const int count = db_.Changes();
@@ -526,10 +525,11 @@ core::Result<int> RunStore::MarkInterrupted(core::TimePoint now) {
 
 core::Result<std::vector<RunRecord>> RunStore::RecentRuns(std::string_view job, int limit) {
   // One job's: its newest from run_index, and any not indexed yet.
-  const std::string of_job =
+  const std::string of_job = fmt::format(
       "WHERE id IN (SELECT id FROM (SELECT id FROM run_index WHERE job = ?1 "
-      "ORDER BY started_at DESC, id DESC LIMIT ?2) UNION ALL " +
-      std::string(kPendingRunsOfJob) + ") ";
+      "ORDER BY started_at DESC, id DESC LIMIT ?2) UNION ALL "
+      "SELECT id FROM runs WHERE {} AND job = ?1) ",
+      kUnindexed);
   const std::string sql = "SELECT " + std::string(kRunColumns) + " FROM runs " +
                           (job.empty() ? "" : of_job) +
                           "ORDER BY started_at DESC, id DESC LIMIT ?2";
@@ -589,10 +589,8 @@ core::Result<std::vector<JobHealth>> RunStore::AllHealth() {
 
 core::Result<std::unordered_map<std::string, std::int64_t>> RunStore::PendingByJob(
     std::string_view aggregate, std::string_view condition) {
-  auto stmt = db_.Prepare("SELECT job, " + std::string(aggregate) +
-                          " FROM runs WHERE started_at >= (SELECT since FROM run_index_pending) "
-                          "AND " +
-                          std::string(condition) + " GROUP BY job");
+  auto stmt = db_.Prepare(fmt::format("SELECT job, {} FROM runs WHERE {} AND {} GROUP BY job",
+                                      aggregate, kUnindexed, condition));
   if (!stmt) return Unexpected(stmt.error());
   std::unordered_map<std::string, std::int64_t> by_job;
   for (;;) {
@@ -650,11 +648,11 @@ core::Result<std::map<std::string, core::TimePoint>> RunStore::LastScheduledSlot
 core::Result<int> RunStore::Prune(std::string_view job, int keep) {
   // UNION, not UNION ALL: a run may be both indexed and in the pending
   // range, and counting it twice would delete one run too many.
-  auto runs = db_.Prepare(
+  auto runs = db_.Prepare(fmt::format(
       "DELETE FROM runs WHERE status != 'running' AND id IN (SELECT id FROM "
       "(SELECT id, started_at FROM run_index WHERE job = ?1 UNION SELECT id, started_at FROM runs "
-      "WHERE started_at >= (SELECT since FROM run_index_pending) AND job = ?1) "
-      "ORDER BY started_at DESC, id DESC LIMIT -1 OFFSET ?2)");
+      "WHERE {} AND job = ?1) ORDER BY started_at DESC, id DESC LIMIT -1 OFFSET ?2)",
+      kUnindexed));
   if (!runs) return Unexpected(runs.error());
   runs->Bind(1, job).Bind(2, std::int64_t{keep});
   if (auto ok = runs->Run(); !ok) return Unexpected(ok.error());
