@@ -207,7 +207,8 @@ int HistoryCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog) 
   return 0;
 }
 
-int OnceCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog) {
+int OnceCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog,
+                http::Client& http_client) {
   const auto config = Load(cl, catalog);
   if (!config) return 1;
   const std::string& name = cl.positional.front();
@@ -255,7 +256,8 @@ int OnceCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog) {
   }
 
   scheduler::SystemClock clock;
-  scheduler::RunExecutor executor(catalog, **recorder, clock);
+  scheduler::RunExecutor executor(catalog, **recorder,
+                                  scheduler::JobServices{clock, http_client, recorder->get()});
   const std::int64_t id = (*recorder)->NewRunId();
   const scheduler::RunOutcome outcome = executor.Execute(
       *config, *job, scheduler::Firing{name, store::Trigger::kManual, std::nullopt, 1}, id, cancel);

@@ -20,7 +20,8 @@ config::LoadOptions LoadOptionsFor(const CommandLine& cl, const scheduler::JobCa
 int CheckCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog);
 int ListCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog);
 int HistoryCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog);
-int OnceCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog);
+int OnceCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog,
+                http::Client& http_client);
 // Sends one test alert through the channel named by the positional argument,
 // with no outbox and no retries, and prints what came of it. Exit 0
 // delivered, 1 not (or an invalid config), 2 no such channel.

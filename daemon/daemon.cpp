@@ -91,11 +91,12 @@ std::string RestartOnlyChange(const config::Config& running, const config::Confi
 
 class Daemon {
  public:
-  Daemon(const CommandLine& cl, const scheduler::JobCatalog& catalog,
+  Daemon(const CommandLine& cl, const scheduler::JobCatalog& catalog, http::Client& http_client,
          std::vector<http::MetricsCollector> collectors,
          alert::AlertOutbox::ChannelFactory make_channel)
       : cl_(cl),
         catalog_(catalog),
+        http_client_(http_client),
         make_channel_(std::move(make_channel)),
         signals_(loop_, SIGTERM, SIGINT, SIGHUP) {
     for (auto& collect : collectors) metrics_.AddCollector(std::move(collect));
@@ -121,6 +122,7 @@ class Daemon {
 
   const CommandLine& cl_;
   const scheduler::JobCatalog& catalog_;
+  http::Client& http_client_;
   const alert::AlertOutbox::ChannelFactory make_channel_;
   // The HTTP sockets live on an io_context and thread of their own, so that
   // reading requests and writing answers (a /metrics answer is megabytes)
@@ -185,6 +187,7 @@ int Daemon::Run() {
     spdlog::warn("{} run(s) were in progress when jobsd last stopped; recorded as interrupted",
                  *interrupted);
   }
+  scheduler::RemoveScratchLeftovers(config_->state.path.parent_path());
   // Runs a crash left out of the per-job index: index them now, so the
   // lookups below and the first bulk of the new recorder stay small.
   if (auto indexed = store->IndexPendingRuns(); !indexed) {
@@ -228,7 +231,7 @@ int Daemon::Run() {
   outbox_->SetChannels(config_->alerts.channels);
 
   scheduler_ = std::make_unique<scheduler::Scheduler>(loop_, clock_, catalog_, *recorder_,
-                                                      config_->ParallelRuns());
+                                                      http_client_, config_->ParallelRuns());
   scheduler_->SeedHealth(*health);
   scheduler_->OnRunFinished([this](const scheduler::RunReport& run) { metrics_.RecordRun(run); });
   api_ = std::make_unique<http::Api>(loop_, clock_, *scheduler_, *recorder_, metrics_, started_);
@@ -449,13 +452,13 @@ std::string Daemon::StatusLine() const {
 }  // namespace
 
 int RunDaemon(const CommandLine& cl, const scheduler::JobCatalog& catalog,
-              std::vector<http::MetricsCollector> collectors,
+              http::Client& http_client, std::vector<http::MetricsCollector> collectors,
               alert::AlertOutbox::ChannelFactory make_channel) {
   // A broken pipe or a full disk must not kill the daemon: both come back as
   // errors (EPIPE, EFBIG) instead. Children get default handling back.
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGXFSZ, SIG_IGN);
-  Daemon daemon(cl, catalog, std::move(collectors), std::move(make_channel));
+  Daemon daemon(cl, catalog, http_client, std::move(collectors), std::move(make_channel));
   return daemon.Run();
 }
 

@@ -12,10 +12,11 @@
 
 namespace jobsd {
 
-// `collectors` add figures of objects main() owns (the HTTP client) to
-// /metrics; `make_channel` builds the alert channels the config names.
+// `http_client` is lent to every run; `collectors` add figures of objects
+// main() owns (the HTTP client) to /metrics; `make_channel` builds the alert
+// channels the config names.
 int RunDaemon(const CommandLine& cl, const scheduler::JobCatalog& catalog,
-              std::vector<http::MetricsCollector> collectors,
+              http::Client& http_client, std::vector<http::MetricsCollector> collectors,
               alert::AlertOutbox::ChannelFactory make_channel);
 
 }  // namespace jobsd

@@ -14,11 +14,12 @@
 
 namespace {
 
-scheduler::JobCatalog Catalog(http::Client& http_client) {
+// Every job type, one line each.
+scheduler::JobCatalog Catalog() {
   scheduler::JobCatalog catalog;
   catalog.Add(jobs::command::Type());
   catalog.Add(jobs::sleep::Type());
-  catalog.Add(jobs::openaq::Type(http_client));
+  catalog.Add(jobs::openaq::Type());
   return catalog;
 }
 
@@ -36,7 +37,7 @@ int main(int argc, char** argv) {
   http_options.proxy = http::ProxySettings::FromEnvironment();
   http_options.user_agent = "jobsd/" JOBSD_VERSION;
   http::Client http_client(http_options);
-  const scheduler::JobCatalog catalog = Catalog(http_client);
+  const scheduler::JobCatalog catalog = Catalog();
   const std::string& command = cl->command;
   if (command == "help") {
     std::cout << jobsd::UsageText();
@@ -46,9 +47,9 @@ int main(int argc, char** argv) {
   if (command == "check") return jobsd::CheckCommand(*cl, catalog);
   if (command == "list") return jobsd::ListCommand(*cl, catalog);
   if (command == "history") return jobsd::HistoryCommand(*cl, catalog);
-  if (command == "once") return jobsd::OnceCommand(*cl, catalog);
+  if (command == "once") return jobsd::OnceCommand(*cl, catalog, http_client);
   if (command == "alert-test") return jobsd::AlertTestCommand(*cl, catalog, http_client);
-  return jobsd::RunDaemon(*cl, catalog, {[&http_client](metrics::Exposition& out) {
+  return jobsd::RunDaemon(*cl, catalog, http_client, {[&http_client](metrics::Exposition& out) {
     http::WriteClientMetrics(http_client.Stats(), out);
   }},
                           [&http_client](const config::ChannelConfig& channel) {

@@ -121,7 +121,7 @@ class CommandJob final : public scheduler::Job {
  public:
   explicit CommandJob(CommandSettings settings) : settings_(std::move(settings)) {}
 
-  core::Result<scheduler::RunSummary> Run(scheduler::JobContext& ctx) override;
+  core::Result<void> Run(scheduler::JobContext& ctx) override;
 
  private:
   // Everything the child needs, built before fork: after it only
@@ -155,7 +155,7 @@ CommandJob::Prepared CommandJob::Prepare() const {
   return p;
 }
 
-core::Result<scheduler::RunSummary> CommandJob::Run(scheduler::JobContext& ctx) {
+core::Result<void> CommandJob::Run(scheduler::JobContext& ctx) {
   if (settings_.argv.empty()) return core::Unexpected(Failure("no command to run", false));
   Prepared prepared = Prepare();
   const std::string cwd = settings_.cwd ? settings_.cwd->string() : std::string();
@@ -312,11 +312,10 @@ core::Result<scheduler::RunSummary> CommandJob::Run(scheduler::JobContext& ctx) 
   }
   ctx.set_output(std::move(tail));
 
-  scheduler::RunSummary summary;
   if (WIFEXITED(status)) {
     const int code = WEXITSTATUS(status);
-    summary.metrics["exit_code"] = code;
-    if (code == 0) return summary;
+    ctx.metrics().Set("exit_code", code);
+    if (code == 0) return {};
     return core::Unexpected(Failure("exited with code " + std::to_string(code) +
                                     (last_line.empty() ? "" : ": " + last_line)));
   }

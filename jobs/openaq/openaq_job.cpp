@@ -13,12 +13,6 @@
 namespace jobs::openaq {
 namespace {
 
-std::int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::int64_t ToSeconds(core::TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
@@ -56,19 +50,6 @@ struct Task {
   int pages = 0;
 };
 
-class Metrics {
- public:
-  void Add(const std::string& key, double n) { values_[key] += n; }
-  std::map<std::string, double> Take() { return std::move(values_); }
-  double Get(const std::string& key) const {
-    const auto it = values_.find(key);
-    return it == values_.end() ? 0 : it->second;
-  }
-
- private:
-  std::map<std::string, double> values_;
-};
-
 // The database the settings name, else openaq-<job>.db beside the state
 // store (or one left beside the config file by an earlier jobsd).
 std::filesystem::path DatabaseFor(const OpenaqSettings& settings,
@@ -84,27 +65,33 @@ std::filesystem::path DatabaseFor(const OpenaqSettings& settings,
 
 class OpenaqJob final : public scheduler::Job {
  public:
-  OpenaqJob(OpenaqSettings settings, http::Client& client)
-      : settings_(std::move(settings)), client_(client) {}
+  explicit OpenaqJob(OpenaqSettings settings) : settings_(std::move(settings)) {}
 
-  core::Result<scheduler::RunSummary> Run(scheduler::JobContext& ctx) override {
+  core::Result<void> Run(scheduler::JobContext& ctx) override {
+    ctx_ = &ctx;
+    metrics_ = &ctx.metrics();
+    core::Result<void> result = FetchAndStore(ctx);
+    Summarize();
+    return result;
+  }
+
+ private:
+  core::Result<void> FetchAndStore(scheduler::JobContext& ctx) {
     auto opened = MeasurementStore::Open(DatabaseFor(settings_, ctx));
     if (!opened) return core::Unexpected(opened.error());
     store_ = &*opened;
-    ctx_ = &ctx;
     auto base = http::ParseUrl(settings_.base_url);
     if (!base) return core::Unexpected(base.error());
     upstream_ = "openaq " + base->Authority();
-    const auto shared = client_.SetRateLimit(upstream_, {settings_.per_minute, settings_.per_hour});
+    const auto shared = ctx.http().SetRateLimit(upstream_, {settings_.per_minute, settings_.per_hour});
     if (shared.first_disagreement) {
       ctx.Warn("rate_limit: the jobs using " + upstream_ + " ask for different limits (this one " +
                LimitText({settings_.per_minute, settings_.per_hour}) +
                "); one limiter at the strictest serves them all: " + LimitText(shared.in_force));
     }
-    call_.deadline = ctx.cancel().deadline();
-    call_.cancelled = [&ctx] { return ctx.cancel().Cancelled(); };
+    call_ = ctx.CallOptions();
     call_.ca_file = settings_.ca_file;
-    now_ = NowSeconds();
+    now_ = ToSeconds(ctx.Now());
     if (settings_.export_format != ExportFormat::kNone) {
       if (auto leftovers = ExportLeftovers(); !leftovers) {
         return core::Unexpected(leftovers.error());
@@ -116,9 +103,9 @@ class OpenaqJob final : public scheduler::Job {
       if (ctx.cancel().Cancelled()) return Cancelled();
       auto sensors = SensorsOf(location);
       if (!sensors) return core::Unexpected(sensors.error());
-      metrics_.Add("locations", 1);
+      metrics_->Add("locations", 1);
       if (!*sensors) {
-        metrics_.Add("locations_failed", 1);
+        metrics_->Add("locations_failed", 1);
         continue;
       }
       for (SensorInfo& sensor : **sensors) {
@@ -132,36 +119,34 @@ class OpenaqJob final : public scheduler::Job {
         tasks.push_back(std::move(*task));
       }
     }
-    metrics_.Add("sensors", double(tasks.size()));
+    metrics_->Add("sensors", double(tasks.size()));
 
     if (auto fetched = FetchAll(tasks); !fetched) return core::Unexpected(fetched.error());
 
-    const double fetched = metrics_.Get("fetched");
-    const double invalid = metrics_.Get("invalid");
-    for (const char* key : {"fetched", "inserted", "updated", "duplicate", "invalid", "requests",
-                            "rate_limit_waits", "locations_failed", "sensors_failed"}) {
-      metrics_.Add(key, 0);
-    }
-    if (settings_.export_format != ExportFormat::kNone) metrics_.Add("exported", 0);
-    metrics_.Add("quality", fetched > 0 ? (fetched - invalid) / fetched : 1.0);
     if (first_error_) {
       core::Error error = *first_error_;
-      error.message += " (" + std::to_string(int(metrics_.Get("sensors_failed"))) +
+      error.message += " (" + std::to_string(int(metrics_->Value("sensors_failed"))) +
                        " sensor(s) failed; what the others fetched is stored)";
       return core::Unexpected(std::move(error));
     }
-    scheduler::RunSummary summary;
-    summary.metrics = metrics_.Take();
-    return summary;
+    return {};
   }
 
- private:
-  core::Unexpected Cancelled() const {
-    return core::Unexpected(core::Error{
-        core::ErrorKind::kCancelled,
-        ctx_->cancel().reason() == scheduler::CancelToken::Reason::kTimeout ? "timed out"
-                                                                            : "cancelled",
-        false});
+  core::Unexpected Cancelled() const { return core::Unexpected(ctx_->CancelledError()); }
+
+  // Every run reports the same figures, zeros included, and its quality;
+  // failed runs too, with what they did before failing.
+  void Summarize() {
+    for (const char* kind : {"fetched", "inserted", "updated", "duplicate", "invalid"}) {
+      metrics_->AddRecords(kind, 0);
+    }
+    for (const char* key : {"requests", "rate_limit_waits", "locations_failed", "sensors_failed"}) {
+      metrics_->Add(key, 0);
+    }
+    if (settings_.export_format != ExportFormat::kNone) metrics_->Add("exported", 0);
+    const double fetched = metrics_->Value("fetched");
+    const double invalid = metrics_->Value("invalid");
+    metrics_->SetQuality(fetched > 0 ? (fetched - invalid) / fetched : 1.0);
   }
 
   http::ClientRequest Get(const std::string& target) const {
@@ -203,8 +188,8 @@ class OpenaqJob final : public scheduler::Job {
   }
 
   void Count(const http::ClientResponse& r) {
-    metrics_.Add("requests", r.attempts);
-    metrics_.Add("rate_limit_waits", r.rate_limit_waits);
+    metrics_->Add("requests", r.attempts);
+    metrics_->Add("rate_limit_waits", r.rate_limit_waits);
   }
 
   // The location's sensors, from the database or (daily) the API. An inner
@@ -218,7 +203,7 @@ class OpenaqJob final : public scheduler::Job {
         now_ - **refreshed <
             std::chrono::duration_cast<std::chrono::seconds>(settings_.sensor_refresh).count();
     if (!fresh) {
-      auto answer = client_.Send(Get("/v3/locations/" + std::to_string(location)), call_);
+      auto answer = ctx_->http().Send(Get("/v3/locations/" + std::to_string(location)), call_);
       if (!answer) {
         if (answer.error().kind == core::ErrorKind::kCancelled) return Cancelled();
         return LocationFailed(location, what + ": " + answer.error().message, *refreshed);
@@ -238,7 +223,7 @@ class OpenaqJob final : public scheduler::Job {
       info->id = location;
       // The sensors list adds each sensor's first datetime.
       auto listed =
-          client_.Send(Get("/v3/locations/" + std::to_string(location) + "/sensors"), call_);
+          ctx_->http().Send(Get("/v3/locations/" + std::to_string(location) + "/sensors"), call_);
       if (listed) {
         Count(*listed);
         if (listed->status == 200) {
@@ -312,7 +297,7 @@ class OpenaqJob final : public scheduler::Job {
   void StartPage(Fetch& f) {
     f.target = MeasurementsTarget(f.task.sensor.id, settings_.resolution, f.task.from, f.task.to,
                                   settings_.page_size);
-    f.pending.emplace(client_.Start(Get(f.target), call_));
+    f.pending.emplace(ctx_->http().Start(Get(f.target), call_));
   }
 
   core::Result<void> FetchAll(std::vector<Task>& tasks) {
@@ -361,7 +346,7 @@ class OpenaqJob final : public scheduler::Job {
         error = core::Error{core::ErrorKind::kNotFound,
                             what + ": sensor unknown to OpenAQ (HTTP 404)", false};
         ctx_->Warn(error->message);
-        metrics_.Add("sensors_failed", 1);
+        metrics_->Add("sensors_failed", 1);
         return false;
       }
       if (!error->retryable) return core::Unexpected(*error);
@@ -371,13 +356,13 @@ class OpenaqJob final : public scheduler::Job {
     if (!page)
       return SensorFailed(core::Error{page.error().kind, what + ": " + page.error().message, true});
     ++f.task.pages;
-    metrics_.Add("pages", 1);
+    metrics_->Add("pages", 1);
 
     ValidationContext vc;
     const auto range = settings_.ranges.find(sensor.parameter);
     vc.range = range == settings_.ranges.end() ? nullptr : &range->second;
     vc.datetime_first = sensor.datetime_first;
-    vc.now = NowSeconds();
+    vc.now = ToSeconds(ctx_->Now());
     vc.skew = std::chrono::duration_cast<std::chrono::seconds>(settings_.future_skew).count();
     std::vector<Reject> reasons;
     reasons.reserve(page->records.size());
@@ -386,7 +371,7 @@ class OpenaqJob final : public scheduler::Job {
       const Reject reason = Validate(r, vc);
       reasons.push_back(reason);
       if (reason != Reject::kNone) {
-        metrics_.Add("invalid_" + std::string(ReasonName(reason)), 1);
+        metrics_->Add("invalid_" + std::string(ReasonName(reason)), 1);
       }
       if (r.period_end && reason != Reject::kFuture) last_end = std::max(last_end, *r.period_end);
     }
@@ -399,14 +384,14 @@ class OpenaqJob final : public scheduler::Job {
         settings_.export_format == ExportFormat::kNone ? nullptr : &tag);
     if (!written) return core::Unexpected(written.error());
     const double n = double(page->records.size());
-    metrics_.Add("fetched", n);
-    metrics_.Add("inserted", double(written->inserted));
-    metrics_.Add("updated", double(written->updated));
-    metrics_.Add("duplicate", double(written->duplicate));
-    metrics_.Add("invalid", double(written->invalid));
+    metrics_->AddRecords("fetched", n);
+    metrics_->AddRecords("inserted", double(written->inserted));
+    metrics_->AddRecords("updated", double(written->updated));
+    metrics_->AddRecords("duplicate", double(written->duplicate));
+    metrics_->AddRecords("invalid", double(written->invalid));
     const std::string loc = "location_" + std::to_string(sensor.location_id);
-    metrics_.Add(loc + "_fetched", n);
-    metrics_.Add(loc + "_inserted", double(written->inserted));
+    metrics_->Add(loc + "_fetched", n);
+    metrics_->Add(loc + "_inserted", double(written->inserted));
     if (written->inserted + written->updated > 0 &&
         settings_.export_format != ExportFormat::kNone) {
       if (auto exported = Export(sensor.location_id); !exported) {
@@ -430,7 +415,7 @@ class OpenaqJob final : public scheduler::Job {
 
   core::Result<bool> SensorFailed(core::Error error) {
     ctx_->Warn(error.message);
-    metrics_.Add("sensors_failed", 1);
+    metrics_->Add("sensors_failed", 1);
     if (!first_error_) first_error_ = std::move(error);
     return false;
   }
@@ -448,7 +433,7 @@ class OpenaqJob final : public scheduler::Job {
         location_id, file, csv ? "sensor_id,parameter,period_end,value,updated\n" : "",
         [csv](const QueuedRow& row) { return ExportLine(row, csv); });
     if (!exported) return core::Unexpected(exported.error());
-    metrics_.Add("exported", double(*exported));
+    metrics_->Add("exported", double(*exported));
     return {};
   }
 
@@ -464,7 +449,6 @@ class OpenaqJob final : public scheduler::Job {
 
   // Set once in the constructor.
   const OpenaqSettings settings_;
-  http::Client& client_;
 
   // One run.
   scheduler::JobContext* ctx_ = nullptr;
@@ -472,17 +456,17 @@ class OpenaqJob final : public scheduler::Job {
   std::string upstream_;
   http::CallOptions call_;
   std::int64_t now_ = 0;
-  Metrics metrics_;
+  store::RunMetrics* metrics_ = nullptr;
   std::optional<core::Error> first_error_;
 };
 
 }  // namespace
 
-scheduler::JobType Type(http::Client& client) {
-  return scheduler::JobType{OpenaqJobType(), [&client](const config::JobConfig& job) {
+scheduler::JobType Type() {
+  return scheduler::JobType{OpenaqJobType(), [](const config::JobConfig& job) {
                               const auto* settings = job.Settings<OpenaqSettings>();
-                              return std::make_unique<OpenaqJob>(
-                                  settings ? *settings : OpenaqSettings{}, client);
+                              return std::make_unique<OpenaqJob>(settings ? *settings
+                                                                          : OpenaqSettings{});
                             }};
 }
 

@@ -17,13 +17,12 @@
 // location_<id>_fetched / _inserted.
 #pragma once
 
-#include "http/client.h"
 #include "scheduler/job.h"
 
 namespace jobs::openaq {
 
-// `client` is the daemon's shared client (its rate limiters span every run
-// of every job); it must outlive every job made by the type.
-scheduler::JobType Type(http::Client& client);
+// Runs on the run's shared HTTP client (JobContext::http), whose rate
+// limiters span every run of every job.
+scheduler::JobType Type();
 
 }  // namespace jobs::openaq

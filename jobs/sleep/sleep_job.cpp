@@ -9,18 +9,16 @@ class SleepJob final : public scheduler::Job {
  public:
   explicit SleepJob(const SleepSettings& settings) : settings_(settings) {}
 
-  core::Result<scheduler::RunSummary> Run(scheduler::JobContext& ctx) override {
+  core::Result<void> Run(scheduler::JobContext& ctx) override {
     if (settings_.duration > core::Duration::zero() && ctx.cancel().WaitFor(settings_.duration)) {
-      return core::Unexpected(
-          core::Error{core::ErrorKind::kCancelled, "stopped before the sleep was over", false});
+      return core::Unexpected(ctx.CancelledError("the sleep"));
     }
+    ctx.metrics().Add("slept_seconds", std::chrono::duration<double>(settings_.duration).count());
     if (settings_.result == SleepResult::kFailed) {
       return core::Unexpected(
           core::Error{core::ErrorKind::kInternal, "failed, as configured (result: failed)", true});
     }
-    scheduler::RunSummary summary;
-    summary.metrics["slept_seconds"] = std::chrono::duration<double>(settings_.duration).count();
-    return summary;
+    return {};
   }
 
  private:

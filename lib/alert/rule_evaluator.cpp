@@ -18,17 +18,11 @@ constexpr const char* kReloadFailed = "reload_failed";
 
 double Seconds(core::Duration d) { return std::chrono::duration<double>(d).count(); }
 
-// The `quality` figure of a run's metrics JSON (a flat object of numbers, as
-// RunExecutor writes it), if the job reported one.
-std::optional<double> QualityOf(const std::string& metrics_json) {
-  constexpr std::string_view kKey = "\"quality\":";
-  const std::size_t at = metrics_json.find(kKey);
-  if (at == std::string::npos) return std::nullopt;
-  const char* begin = metrics_json.c_str() + at + kKey.size();
-  char* end = nullptr;
-  const double value = std::strtod(begin, &end);
-  if (end == begin || !std::isfinite(value)) return std::nullopt;
-  return value;
+// The run's quality score, if the job reported a usable one.
+std::optional<double> QualityOf(const store::RunMetrics& metrics) {
+  const std::optional<double> quality = metrics.quality();
+  if (!quality || !std::isfinite(*quality)) return std::nullopt;
+  return quality;
 }
 
 // The channels an alert of `severity` goes to: the route's, or every
@@ -178,7 +172,7 @@ void RuleEvaluator::OnRunEnd(store::RunStore& store, const store::RunEnd& end) {
   }
 
   if (!rules.quality_below.empty() && ok) {
-    if (const std::optional<double> quality = QualityOf(end.metrics_json)) {
+    if (const std::optional<double> quality = QualityOf(end.metrics)) {
       const auto* level = WorstLevel(
           rules.quality_below,
           [&](const config::QualityBelowRule& rule) { return *quality < rule.threshold; });

@@ -14,10 +14,6 @@ namespace {
 double Seconds(core::Duration d) { return std::chrono::duration<double>(d).count(); }
 double EpochSeconds(core::TimePoint t) { return Seconds(t.time_since_epoch()); }
 
-// The run metrics that count records, by the kind label they get.
-constexpr std::array<std::string_view, 5> kRecordKinds = {"fetched", "inserted", "updated",
-                                                          "duplicate", "invalid"};
-
 struct ProcessFigures {
   double cpu_seconds = 0;
   double resident_bytes = 0;
@@ -98,15 +94,18 @@ void DaemonMetrics::RecordRun(const scheduler::RunReport& run) {
   if (run.trigger == store::Trigger::kSchedule && run.scheduled_at) {
     lateness_series_.Observe(std::max(0.0, Seconds(run.started_at - *run.scheduled_at)));
   }
-  // A job reports a handful of metrics at most: walk them rather than look
-  // up every kind.
-  for (const auto& [name, value] : run.metrics) {
-    const auto kind = std::find(kRecordKinds.begin(), kRecordKinds.end(), name);
-    if (kind == kRecordKinds.end()) continue;
-    metrics::Counter*& records =
-        series.records[static_cast<std::size_t>(kind - kRecordKinds.begin())];
-    if (records == nullptr) records = &records_.With({std::string(run.job), std::string(*kind)});
-    records->Add(value);
+  if (run.metrics == nullptr) return;
+  // The record kinds a job reports are few (fetched, inserted, ...): a short
+  // walk finds each one's counter without building its labels.
+  for (const auto& [name, figure] : run.metrics->figures()) {
+    if (figure.kind != store::RunMetrics::Kind::kRecords) continue;
+    auto known = std::find_if(series.records.begin(), series.records.end(),
+                              [&name = name](const auto& entry) { return entry.first == name; });
+    if (known == series.records.end()) {
+      series.records.emplace_back(name, &records_.With({std::string(run.job), name}));
+      known = std::prev(series.records.end());
+    }
+    known->second->Add(figure.value);
   }
 }
 

@@ -1,6 +1,6 @@
 // The metrics the daemon serves on /metrics (INTERFACE.md lists the names
 // users rely on): run counts, durations and schedule lateness as runs end;
-// records by kind from the jobs' run metrics; config reloads; and, at scrape
+// records by kind from the jobs' run metrics (store::RunMetrics records); config reloads; and, at scrape
 // time, each job's failure streak, last success and next run (from the
 // scheduler's status) and the process's own figures.
 //
@@ -62,7 +62,7 @@ class DaemonMetrics {
   struct JobSeries {
     std::array<metrics::Counter*, 7> runs{};  // by store::RunStatus
     metrics::Histogram* duration = nullptr;
-    std::array<metrics::Counter*, 5> records{};  // by kind, as kRecordKinds
+    std::vector<std::pair<std::string, metrics::Counter*>> records;  // by kind
   };
   std::vector<JobSeries> series_;
   metrics::Histogram& lateness_series_;

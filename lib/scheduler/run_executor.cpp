@@ -4,20 +4,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include "core/json_writer.h"
-
 namespace scheduler {
-std::string MetricsJson(const RunSummary& summary) {
-  core::JsonWriter json;
-  for (const auto& [name, value] : summary.metrics) json.Key(name).Double(value);
-  return json.Finish();
-}
 
 RunOutcome RunExecutor::Execute(const config::Config& config, const config::JobConfig& job,
                                 const Firing& firing, std::int64_t run_id, CancelToken& cancel) {
   RunOutcome outcome;
   outcome.id = run_id;
-  outcome.started_at = clock_.Now();
+  outcome.started_at = services_.clock.Now();
   cancel.SetDeadline(outcome.started_at + job.timeout);
 
   store::RunRecord record;
@@ -31,25 +24,33 @@ RunOutcome RunExecutor::Execute(const config::Config& config, const config::JobC
   spdlog::info("job={} run={} start trigger={} attempt={}", job.name, run_id,
                store::ToString(firing.trigger), firing.attempt);
 
-  JobContext ctx(job, run_id, firing.attempt, firing.trigger, cancel);
-  ctx.set_state_file(config.state.path);
-  RunSummary summary;
-  try {
-    const JobType* type = catalog_.Find(job.type);
-    if (type == nullptr) {
-      outcome.error = "no job type '" + job.type + "' in this jobsd";
-    } else if (auto result = type->create(job)->Run(ctx); result) {
-      summary = std::move(*result);
-      outcome.status = store::RunStatus::kOk;
-    } else {
-      outcome.error = result.error().message;
+  std::string output;
+  {
+    JobContext ctx(services_, job, run_id, firing.attempt, firing.trigger, cancel);
+    ctx.set_state_file(config.state.path);
+    try {
+      const JobType* type = catalog_.Find(job.type);
+      if (type == nullptr) {
+        outcome.error = "no job type '" + job.type + "' in this jobsd";
+      } else if (auto result = type->create(job)->Run(ctx); result) {
+        outcome.status = store::RunStatus::kOk;
+      } else {
+        outcome.error = result.error().message;
+        outcome.retryable = result.error().retryable;
+      }
+    } catch (const std::exception& e) {
+      // A bug or exhausted resources (memory, file descriptors): the next
+      // attempt may find them back.
+      outcome.error = std::string("internal error: ") + e.what();
+      outcome.retryable = true;
+    } catch (...) {
+      outcome.error = "internal error: unknown exception";
+      outcome.retryable = true;
     }
-  } catch (const std::exception& e) {
-    outcome.error = std::string("internal error: ") + e.what();
-  } catch (...) {
-    outcome.error = "internal error: unknown exception";
-  }
-  outcome.finished_at = clock_.Now();
+    output = ctx.output();
+    outcome.metrics = std::move(ctx.metrics());
+  }  // the scratch folder goes with the context, before the run counts as over
+  outcome.finished_at = services_.clock.Now();
 
   // A run that failed after being cancelled is reported by why it was
   // cancelled. One that finished its work anyway (and returned ok) stays ok:
@@ -59,14 +60,17 @@ RunOutcome RunExecutor::Execute(const config::Config& config, const config::JobC
     switch (cancel.reason()) {
       case CancelToken::Reason::kTimeout:
         outcome.status = store::RunStatus::kTimeout;
+        outcome.retryable = true;  // the next attempt gets a whole timeout of its own
         outcome.error = "timed out after " + core::FormatDuration(job.timeout) + detail;
         break;
       case CancelToken::Reason::kShutdown:
         outcome.status = store::RunStatus::kCancelled;
+        outcome.retryable = false;
         outcome.error = "cancelled: jobsd is shutting down" + detail;
         break;
       case CancelToken::Reason::kManual:
         outcome.status = store::RunStatus::kCancelled;
+        outcome.retryable = false;
         outcome.error = "cancelled" + detail;
         break;
       case CancelToken::Reason::kNone:
@@ -81,10 +85,9 @@ RunOutcome RunExecutor::Execute(const config::Config& config, const config::JobC
   end.started_at = outcome.started_at;
   end.finished_at = outcome.finished_at;
   end.error = outcome.error;
-  end.output = ctx.output();
-  end.metrics_json = MetricsJson(summary);
+  end.output = std::move(output);
+  end.metrics = outcome.metrics;
   recorder_.RecordEnd(std::move(end));
-  outcome.metrics = std::move(summary.metrics);
 
   // Formatted by spdlog, so not at all when the level filters the line out
   // (at thousands of runs a second, formatting alone is a noticeable cost).

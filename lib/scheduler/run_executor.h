@@ -10,7 +10,6 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string>
 
 #include "scheduler/clock.h"
@@ -24,15 +23,20 @@ struct RunOutcome {
   std::int64_t id = 0;
   store::RunStatus status = store::RunStatus::kFailed;
   std::string error;
+  // Whether the run's `retries:` apply: the job's Error said so (a 503 may
+  // pass, a 401 will not), a timeout, or an exception. False for ok runs.
+  bool retryable = false;
   core::TimePoint started_at;
   core::TimePoint finished_at;
-  std::map<std::string, double> metrics;  // the job's summary (ok runs)
+  store::RunMetrics metrics;  // what the job reported, failed runs included
 };
 
 class RunExecutor {
  public:
-  RunExecutor(const JobCatalog& catalog, store::RunRecorder& recorder, const Clock& clock)
-      : catalog_(catalog), recorder_(recorder), clock_(clock) {}
+  // `services.clock` times the runs; `services.state`, when unset, is the
+  // recorder.
+  RunExecutor(const JobCatalog& catalog, store::RunRecorder& recorder, JobServices services)
+      : catalog_(catalog), recorder_(recorder), services_(WithState(services, recorder)) {}
 
   // `config` is the one the job comes from (its state.path tells the job
   // where the state store lives).
@@ -40,12 +44,14 @@ class RunExecutor {
                      const Firing& firing, std::int64_t run_id, CancelToken& cancel);
 
  private:
+  static JobServices WithState(JobServices services, store::RunRecorder& recorder) {
+    if (services.state == nullptr) services.state = &recorder;
+    return services;
+  }
+
   const JobCatalog& catalog_;
   store::RunRecorder& recorder_;
-  const Clock& clock_;
+  const JobServices services_;
 };
-
-// Serializes run metrics as a JSON object for the run record.
-std::string MetricsJson(const RunSummary& summary);
 
 }  // namespace scheduler

@@ -124,11 +124,11 @@ core::Duration RetryDelay(const config::RetryPolicy& policy, int attempt, std::m
 
 struct Scheduler::Impl {
   Impl(asio::io_context& loop_in, const Clock& clock_in, const JobCatalog& catalog,
-       store::RunRecorder& recorder_in, int worker_threads)
+       store::RunRecorder& recorder_in, http::Client& http, int worker_threads)
       : loop(loop_in),
         clock(clock_in),
         recorder(recorder_in),
-        executor(catalog, recorder_in, clock_in),
+        executor(catalog, recorder_in, JobServices{clock_in, http, &recorder_in}),
         wake_timer(loop_in),
         grace_timer(loop_in),
         random(std::random_device{}()),
@@ -390,15 +390,21 @@ void Scheduler::Impl::Finished(ActiveRun& run) {
   if (observer) {
     observer(RunReport{run.firing.job, state.number, run.firing.trigger, outcome.status,
                        run.firing.scheduled_at, outcome.started_at, outcome.finished_at,
-                       std::move(outcome.metrics)});
+                       &outcome.metrics});
   }
 
   if (!stopping) {
     // The job's current config decides what follows (it may have been reloaded).
     const config::JobConfig* job = state.job;
+    // Only a failure that may pass is retried: a timeout, a 503, not a 401
+    // or a bad argument (the job's Error says which).
     const bool failed =
         outcome.status == store::RunStatus::kFailed || outcome.status == store::RunStatus::kTimeout;
-    if (job && failed && run.firing.attempt <= job->retries.max) {
+    if (job && failed && !outcome.retryable && run.firing.attempt <= job->retries.max) {
+      spdlog::info("job={} run={} not retried: the failure is not one that may pass", job->name,
+                   run.id);
+    }
+    if (job && failed && outcome.retryable && run.firing.attempt <= job->retries.max) {
       const core::Duration delay = RetryDelay(job->retries, run.firing.attempt, random);
       Firing retry{job->name, store::Trigger::kRetry, run.firing.scheduled_at,
                    run.firing.attempt + 1};
@@ -450,8 +456,8 @@ void Scheduler::Impl::MaybeFinishStop() {
 }
 
 Scheduler::Scheduler(asio::io_context& loop, const Clock& clock, const JobCatalog& catalog,
-                     store::RunRecorder& recorder, int worker_threads)
-    : impl_(std::make_unique<Impl>(loop, clock, catalog, recorder, worker_threads)) {}
+                     store::RunRecorder& recorder, http::Client& http, int worker_threads)
+    : impl_(std::make_unique<Impl>(loop, clock, catalog, recorder, http, worker_threads)) {}
 
 Scheduler::~Scheduler() { impl_->pool.Join(); }
 

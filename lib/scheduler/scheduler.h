@@ -10,7 +10,8 @@
 // Per-job policies from the config: overlap (skip: a slot that comes while a
 // run is going is recorded `skipped`; queue: it waits, up to 100 deep;
 // allow: runs side by side), timeout (via the run's CancelToken), retries
-// (exponential backoff with full jitter, trigger `retry`), misfire (in the
+// (exponential backoff with full jitter, trigger `retry`; only failures the
+// job marks retryable, and timeouts), misfire (in the
 // FirePlan), `after:` chains (trigger `chain` when an upstream succeeds),
 // `enabled: false` (not scheduled, still runnable by hand).
 #pragma once
@@ -65,7 +66,8 @@ struct RunReport {
   std::optional<core::TimePoint> scheduled_at;
   core::TimePoint started_at;
   core::TimePoint finished_at;
-  std::map<std::string, double> metrics;  // what the job reported (empty unless ok)
+  // What the job reported (failed runs included); null for skipped runs.
+  const store::RunMetrics* metrics = nullptr;
 };
 
 // How long to wait before retry number `attempt` (1 for the first retry):
@@ -75,8 +77,9 @@ core::Duration RetryDelay(const config::RetryPolicy& policy, int attempt, std::m
 
 class Scheduler {
  public:
+  // `http` is the client lent to every run (JobContext::http).
   Scheduler(boost::asio::io_context& loop, const Clock& clock, const JobCatalog& catalog,
-            store::RunRecorder& recorder, int worker_threads);
+            store::RunRecorder& recorder, http::Client& http, int worker_threads);
   // Waits for the pool's threads; Stop first so they have nothing left to do.
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;

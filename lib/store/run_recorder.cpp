@@ -197,7 +197,7 @@ void RunRecorder::ApplyWrites(std::vector<Op>& batch, std::size_t begin, std::si
       // The error and metrics are copied, not moved: the end hook reads them.
       run_record.error = finished->error;
       run_record.output = std::move(finished->output);
-      run_record.metrics_json = finished->metrics_json;
+      run_record.metrics_json = finished->metrics.ToJson();
       merged[k - begin] = true;
     }
   }

@@ -453,7 +453,7 @@ core::Result<void> RunStore::FinishRun(const RunEnd& end) {
       .Bind(3, Micros(end.finished_at))
       .Bind(4, end.error)
       .Bind(5, end.output)
-      .Bind(6, end.metrics_json);
+      .Bind(6, end.metrics.ToJson());
   if (auto ok = (*finish)->Run(); !ok) return Unexpected(ok.error());
 
   return RecordHealth(end.job, end.status, end.finished_at);

@@ -21,6 +21,7 @@
 
 #include "core/result.h"
 #include "core/time.h"
+#include "store/run_metrics.h"
 #include "store/sqlite.h"
 
 namespace store {
@@ -58,7 +59,7 @@ struct RunEnd {
   core::TimePoint finished_at;
   std::string error;
   std::string output;
-  std::string metrics_json = "{}";
+  RunMetrics metrics;  // what the job reported, whether it succeeded or not
 };
 
 // Where one delivery of an alert to one channel stands.

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "jobs/command/command_config.h"
+#include "tests/support/job_run.h"
 
 namespace {
 
@@ -20,7 +21,7 @@ core::TimePoint Now() {
 }
 
 struct Ran {
-  core::Result<scheduler::RunSummary> result;
+  support::JobRun result;
   std::string output;
   core::Duration took;
 };
@@ -35,9 +36,10 @@ Ran RunCommand(CommandSettings settings, core::Duration timeout = 10s,
   scheduler::CancelToken& cancel = external ? *external : own;
   const auto start = Now();
   cancel.SetDeadline(start + timeout);
-  scheduler::JobContext ctx(job, 1, 1, store::Trigger::kManual, cancel);
-  auto result = jobs::command::Type().create(job)->Run(ctx);
-  return Ran{std::move(result), ctx.output(), Now() - start};
+  static http::Client http;
+  support::JobRun run = support::RunJob(jobs::command::Type(), job, cancel, http);
+  std::string output = run.output;
+  return Ran{std::move(run), std::move(output), Now() - start};
 }
 
 CommandSettings Shell(const std::string& script) {
@@ -56,7 +58,7 @@ TEST_CASE("command: exit 0 succeeds and keeps the output", "[command]") {
   const Ran ran = RunCommand(s);
   REQUIRE(ran.result);
   CHECK(ran.output == "hello world\n");
-  CHECK(ran.result->metrics.at("exit_code") == 0);
+  CHECK(ran.result.Metric("exit_code") == 0);
 }
 
 TEST_CASE("command: a non-zero exit fails with the code and the last line", "[command]") {

@@ -11,6 +11,7 @@
 
 #include "jobs/openaq/measurement_store.h"
 #include "jobs/openaq/openaq_config.h"
+#include "tests/support/job_run.h"
 #include "tests/fakes/fake_openaq.h"
 #include "tests/fakes/test_tls.h"
 
@@ -91,7 +92,7 @@ struct Harness {
     settings.ranges = DefaultRanges();
   }
 
-  core::Result<scheduler::RunSummary> Run(std::optional<core::Duration> timeout = std::nullopt) {
+  support::JobRun Run(std::optional<core::Duration> timeout = std::nullopt) {
     config::JobConfig job;
     job.name = "aq";
     job.type = "openaq";
@@ -102,9 +103,10 @@ struct Harness {
           std::chrono::time_point_cast<core::Duration>(std::chrono::system_clock::now()) +
           *timeout);
     }
-    scheduler::JobContext ctx(job, ++run_id, 1, store::Trigger::kManual, cancel);
-    ctx.set_state_folder(folder.path() / "state");
-    return Type(client).create(job)->Run(ctx);
+    return support::RunJob(
+        Type(), job, cancel, client,
+        [this](scheduler::JobContext& ctx) { ctx.set_state_folder(folder.path() / "state"); },
+        ++run_id);
   }
 
   // The database holds exactly the fake's valid records, each once.
@@ -141,10 +143,7 @@ struct Harness {
   std::int64_t run_id = 0;
 };
 
-double Metric(const scheduler::RunSummary& s, const std::string& key) {
-  const auto it = s.metrics.find(key);
-  return it == s.metrics.end() ? -1 : it->second;
-}
+double Metric(const support::JobRun& run, const std::string& key) { return run.Metric(key); }
 
 }  // namespace
 
@@ -155,17 +154,17 @@ TEST_CASE("openaq job: first run, incremental run, late correction", "[openaq][j
   REQUIRE(first);
   h.CheckExact();
   // 4 sensors x 250 records; every 37th is -999, every 53rd null.
-  CHECK(Metric(*first, "fetched") == 1000);
+  CHECK(Metric(first, "fetched") == 1000);
   const double invalid = 4 * (250 / 37 + 250 / 53 - 0);
-  CHECK(Metric(*first, "invalid") == invalid);
-  CHECK(Metric(*first, "invalid_out_of_range") == 4 * (250 / 37));
-  CHECK(Metric(*first, "invalid_not_finite") == 4 * (250 / 53));
-  CHECK(Metric(*first, "inserted") == 1000 - invalid);
-  CHECK(Metric(*first, "duplicate") == 0);
-  CHECK(Metric(*first, "quality") == Approx((1000 - invalid) / 1000));
-  CHECK(Metric(*first, "sensors") == 4);
-  CHECK(Metric(*first, "location_100201_fetched") == 500);
-  CHECK(Metric(*first, "requests") == 4 + 4 * 3);  // 2x2 location calls, 3 pages per sensor
+  CHECK(Metric(first, "invalid") == invalid);
+  CHECK(Metric(first, "invalid_out_of_range") == 4 * (250 / 37));
+  CHECK(Metric(first, "invalid_not_finite") == 4 * (250 / 53));
+  CHECK(Metric(first, "inserted") == 1000 - invalid);
+  CHECK(Metric(first, "duplicate") == 0);
+  CHECK(Metric(first, "quality") == Approx((1000 - invalid) / 1000));
+  CHECK(Metric(first, "sensors") == 4);
+  CHECK(Metric(first, "location_100201_fetched") == 500);
+  CHECK(Metric(first, "requests") == 4 + 4 * 3);  // 2x2 location calls, 3 pages per sensor
   const auto cursor = h.Cursor(300101);
   REQUIRE(cursor);
   CHECK(*cursor == h.fake.Records(300101).back().period_end);
@@ -176,11 +175,11 @@ TEST_CASE("openaq job: first run, incremental run, late correction", "[openaq][j
   auto second = h.Run();
   REQUIRE(second);
   h.CheckExact();
-  CHECK(Metric(*second, "fetched") == 4 * 7);
-  CHECK(Metric(*second, "updated") == 1);
-  CHECK(Metric(*second, "inserted") + Metric(*second, "invalid") == 4 * 5);
-  CHECK(Metric(*second, "duplicate") + Metric(*second, "updated") == 4 * 2);
-  CHECK(Metric(*second, "requests") == 4);  // sensors are re-read daily, not every run
+  CHECK(Metric(second, "fetched") == 4 * 7);
+  CHECK(Metric(second, "updated") == 1);
+  CHECK(Metric(second, "inserted") + Metric(second, "invalid") == 4 * 5);
+  CHECK(Metric(second, "duplicate") + Metric(second, "updated") == 4 * 2);
+  CHECK(Metric(second, "requests") == 4);  // sensors are re-read daily, not every run
   CHECK(*h.Cursor(300101) == *cursor + 5 * 3600);
 }
 
@@ -198,7 +197,7 @@ TEST_CASE("openaq job: without a database key, the database sits beside the stat
   std::filesystem::rename(h.folder.path() / "state" / "openaq-aq.db", h.settings.legacy_database);
   const auto again = h.Run();
   REQUIRE(again);
-  CHECK(again->metrics.at("inserted") == 0);  // the history is there: nothing new
+  CHECK(again.Metric("inserted") == 0);  // the history is there: nothing new
   CHECK_FALSE(std::filesystem::exists(h.folder.path() / "state" / "openaq-aq.db"));
 }
 
@@ -224,8 +223,8 @@ TEST_CASE("openaq job: exact data through upstream faults", "[openaq][job]") {
   INFO((run ? "" : run.error().message));
   REQUIRE(run);
   h.CheckExact();
-  CHECK(Metric(*run, "inserted") + Metric(*run, "invalid") >= 1000);
-  if (repeats) CHECK(Metric(*run, "duplicate") >= 2);
+  CHECK(Metric(run, "inserted") + Metric(run, "invalid") >= 1000);
+  if (repeats) CHECK(Metric(run, "duplicate") >= 2);
 }
 
 TEST_CASE("openaq job: 429 waits as the rate-limit headers say", "[openaq][job]") {
@@ -235,7 +234,7 @@ TEST_CASE("openaq job: 429 waits as the rate-limit headers say", "[openaq][job]"
   auto run = h.Run();
   REQUIRE(run);
   CHECK(std::chrono::steady_clock::now() - start >= 900ms);
-  CHECK(Metric(*run, "rate_limit_waits") >= 1);
+  CHECK(Metric(run, "rate_limit_waits") >= 1);
   h.CheckExact();
 }
 
@@ -285,8 +284,8 @@ TEST_CASE("openaq job: wrong key, unknown location, retired path, refused query"
     h.settings.locations = {100201, 999999999};
     auto run = h.Run();
     REQUIRE(run);
-    CHECK(Metric(*run, "locations_failed") == 1);
-    CHECK(Metric(*run, "sensors") == 2);
+    CHECK(Metric(run, "locations_failed") == 1);
+    CHECK(Metric(run, "sensors") == 2);
   }
   SECTION("410 names the retired path") {
     h.settings.base_url = h.fake.base_url() + "/v2";
@@ -325,7 +324,7 @@ TEST_CASE("openaq job: backfill fetches a range and leaves the cursors alone", "
   h.settings.to = core::TimePoint(std::chrono::seconds(records[149].period_end));
   auto backfill = h.Run();
   REQUIRE(backfill);
-  CHECK(Metric(*backfill, "fetched") == 4 * 150);
+  CHECK(Metric(backfill, "fetched") == 4 * 150);
   CHECK(h.Cursor(300101) == cursor);
   h.CheckExact();
 }
@@ -346,8 +345,8 @@ TEST_CASE("openaq job: parameters filter, jsonl export, HTTPS with a private CA"
   auto run = h.Run();
   INFO((run ? "" : run.error().message));
   REQUIRE(run);
-  CHECK(Metric(*run, "sensors") == 2);
-  CHECK(Metric(*run, "fetched") == 240);
+  CHECK(Metric(run, "sensors") == 2);
+  CHECK(Metric(run, "fetched") == 240);
   std::ifstream exported(h.folder.path() / "exports" / "location-100201.jsonl");
   REQUIRE(exported);
   int lines = 0;
@@ -356,7 +355,7 @@ TEST_CASE("openaq job: parameters filter, jsonl export, HTTPS with a private CA"
     ++lines;
     CHECK_THAT(line, Catch::Contains("\"parameter\":\"no2\""));
   }
-  CHECK(lines == Metric(*run, "location_100201_inserted"));
+  CHECK(lines == Metric(run, "location_100201_inserted"));
 
   h.settings.ca_file.reset();  // the system store does not know the test CA
   auto refused = h.Run();
@@ -408,7 +407,7 @@ TEST_CASE("openaq job: export files stay exact across a crash before or during t
     h.fake.Extend(300102, 3);
     auto run = h.Run();
     REQUIRE(run);
-    CHECK(Metric(*run, "exported") >= 5 + 3);
+    CHECK(Metric(run, "exported") >= 5 + 3);
     h.CheckExact();
 
     // Every stored row of the location is in the file exactly once.

@@ -3,19 +3,19 @@
 #include <catch2/catch.hpp>
 
 #include "jobs/sleep/sleep_config.h"
+#include "tests/support/job_run.h"
 
 namespace {
 
 using namespace std::chrono_literals;
 
-core::Result<scheduler::RunSummary> RunSleep(jobs::sleep::SleepSettings settings,
-                                             scheduler::CancelToken& cancel) {
+support::JobRun RunSleep(jobs::sleep::SleepSettings settings, scheduler::CancelToken& cancel) {
   config::JobConfig job;
   job.name = "nap";
   job.type = "sleep";
   job.settings = settings;
-  scheduler::JobContext ctx(job, 7, 1, store::Trigger::kManual, cancel);
-  return jobs::sleep::Type().create(job)->Run(ctx);
+  static http::Client http;
+  return support::RunJob(jobs::sleep::Type(), job, cancel, http);
 }
 
 }  // namespace
@@ -24,7 +24,7 @@ TEST_CASE("sleep: succeeds or fails as configured", "[sleep]") {
   scheduler::CancelToken cancel;
   auto ok = RunSleep({10ms, jobs::sleep::SleepResult::kOk}, cancel);
   REQUIRE(ok);
-  CHECK(ok->metrics.at("slept_seconds") == Approx(0.01));
+  CHECK(ok.Metric("slept_seconds") == Approx(0.01));
   auto failed = RunSleep({0ms, jobs::sleep::SleepResult::kFailed}, cancel);
   REQUIRE_FALSE(failed);
   CHECK_THAT(failed.error().message, Catch::Contains("result: failed"));

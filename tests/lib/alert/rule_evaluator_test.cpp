@@ -50,7 +50,7 @@ struct Harness {
   }
 
   void End(const std::string& job, RunStatus status, int at, int took = 1,
-           const std::string& error = "", const std::string& metrics = "{}") {
+           const std::string& error = "", std::optional<double> quality = std::nullopt) {
     store::RunEnd end;
     end.id = next_run++;
     end.job = job;
@@ -58,7 +58,7 @@ struct Harness {
     end.started_at = T(at - took);
     end.finished_at = T(at);
     end.error = error;
-    end.metrics_json = metrics;
+    if (quality) end.metrics.SetQuality(*quality);
     evaluator.OnRunEnd(store, end);
   }
 
@@ -213,14 +213,14 @@ TEST_CASE("duration_over and quality_below fire on the run that breaks them", "[
                    "    duration_over: {threshold: 30s, severity: warning}\n"
                    "    quality_below: [{threshold: 0.9}, {threshold: 0.5, severity: critical}]\n"
                    "jobs:\n  - {name: fetch, type: sleep, every: 1m, with: {duration: 1s}}\n"));
-  h.End("fetch", RunStatus::kOk, 100, 10, "", R"({"fetched":10,"quality":0.95})");
-  h.End("fetch", RunStatus::kOk, 200, 45, "", R"({"quality":0.8})");
+  h.End("fetch", RunStatus::kOk, 100, 10, "", 0.95);
+  h.End("fetch", RunStatus::kOk, 200, 45, "", 0.8);
   CHECK(h.Kinds() ==
         std::vector<std::string>{"duration_over:firing:warning", "quality_below:firing:warning"});
   h.End("fetch", RunStatus::kFailed, 250, 2);  // a quick failure: duration still holds
-  h.End("fetch", RunStatus::kOk, 300, 50, "", R"({"quality":0.4})");
+  h.End("fetch", RunStatus::kOk, 300, 50, "", 0.4);
   CHECK(h.Kinds().back() == "quality_below:escalation:critical");
-  h.End("fetch", RunStatus::kOk, 400, 5, "", R"({"quality":1})");
+  h.End("fetch", RunStatus::kOk, 400, 5, "", 1.0);
   CHECK(h.Kinds().size() == 3);  // notify_recovery off: no recovery alerts
   const auto alerts = h.Alerts();
   CHECK(alerts[0].first.summary == "fetch ran for 45s (more than 30s)");

@@ -25,7 +25,7 @@ struct Script {
 class ScriptedJob final : public scheduler::Job {
  public:
   explicit ScriptedJob(Script script) : script_(std::move(script)) {}
-  core::Result<scheduler::RunSummary> Run(scheduler::JobContext& ctx) override {
+  core::Result<void> Run(scheduler::JobContext& ctx) override {
     const int n = ++*script_.runs;
     if (script_.sleep > core::Duration::zero() && ctx.cancel().WaitFor(script_.sleep)) {
       return core::Unexpected(core::Error{core::ErrorKind::kCancelled, "stopped", true});
@@ -33,7 +33,7 @@ class ScriptedJob final : public scheduler::Job {
     if (n <= script_.failures) {
       return core::Unexpected(core::Error{core::ErrorKind::kUpstream, "planned failure", true});
     }
-    return scheduler::RunSummary{};
+    return {};
   }
 
  private:
@@ -64,6 +64,7 @@ struct Harness {
       fs::temp_directory_path() / ("jobsd-sched-" + std::to_string(std::random_device{}()));
   scheduler::JobCatalog catalog = Catalog();
   scheduler::SystemClock clock;
+  http::Client http;
   boost::asio::io_context loop;
   std::unique_ptr<store::RunRecorder> recorder;
   std::unique_ptr<scheduler::Scheduler> sched;
@@ -82,7 +83,7 @@ struct Harness {
     recorder = std::move(*r);
     auto config = std::make_shared<config::Config>();
     config->jobs = std::move(jobs);
-    sched = std::make_unique<scheduler::Scheduler>(loop, clock, catalog, *recorder, 4);
+    sched = std::make_unique<scheduler::Scheduler>(loop, clock, catalog, *recorder, http, 4);
     sched->Start(config, {});
   }
   ~Harness() {

@@ -1,0 +1,47 @@
+#include "store/run_metrics.h"
+
+#include "core/json_writer.h"
+
+namespace store {
+
+RunMetrics::Figure& RunMetrics::At(std::string_view name, Kind kind) {
+  auto it = figures_.find(name);
+  if (it == figures_.end()) it = figures_.emplace(std::string(name), Figure{0, kind}).first;
+  // A name keeps the strongest kind it was given: records stay records when
+  // a job also tallies them under the same name.
+  if (kind == Kind::kRecords) it->second.kind = kind;
+  return it->second;
+}
+
+void RunMetrics::Add(std::string_view name, double n) { At(name, Kind::kTally).value += n; }
+
+void RunMetrics::AddRecords(std::string_view kind, double n) {
+  At(kind, Kind::kRecords).value += n;
+}
+
+void RunMetrics::Set(std::string_view name, double value) {
+  Figure& figure = At(name, Kind::kLevel);
+  figure.value = value;
+  if (figure.kind == Kind::kTally) figure.kind = Kind::kLevel;
+}
+
+std::optional<double> RunMetrics::Get(std::string_view name) const {
+  const auto it = figures_.find(name);
+  if (it == figures_.end()) return std::nullopt;
+  return it->second.value;
+}
+
+std::optional<bool> RunMetrics::changed() const {
+  const std::optional<double> value = Get(kChanged);
+  if (!value) return std::nullopt;
+  return *value != 0;
+}
+
+std::string RunMetrics::ToJson() const {
+  if (figures_.empty()) return "{}";
+  core::JsonWriter json;
+  for (const auto& [name, figure] : figures_) json.Key(name).Double(figure.value);
+  return json.Finish();
+}
+
+}  // namespace store
