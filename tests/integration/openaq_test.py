@@ -17,12 +17,14 @@ import os
 import random
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -30,6 +32,12 @@ import test_peers  # noqa: E402
 
 JOBSD = None
 FAKE = None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def epoch(text):
@@ -73,21 +81,22 @@ class OpenaqTest(unittest.TestCase):
         self.port = int(line.split()[1])
         self.write_config()
 
-    def write_config(self, every=None, page_size=100, start="400d", extra=""):
+    def write_config(self, every=None, page_size=100, start="400d", extra="", concurrency=3,
+                     job_extra="", listen=""):
         schedule = "    every: %s\n" % every if every else ""
         with open(os.path.join(self.dir, "jobsd.yaml"), "w") as f:
             f.write(
-                "state:\n  path: state.db\nhttp:\n  listen: ''\njobs:\n"
-                "  - name: aq\n    type: openaq\n%s    timeout: 60s\n    with:\n"
+                "state:\n  path: state.db\nhttp:\n  listen: '%s'\n  token: test-token\njobs:\n"
+                "  - name: aq\n    type: openaq\n%s    timeout: 60s\n%s    with:\n"
                 "      api_key: ${FAKE_KEY}\n"
                 "      base_url: https://localhost:%d\n"
                 "      ca_file: ca.pem\n"
                 "      locations: [100201, 100202]\n"
                 "      start: %s\n"
                 "      page_size: %d\n"
-                "      concurrency: 3\n"
+                "      concurrency: %d\n"
                 "      rate_limit: {per_minute: 0, per_hour: 0}\n%s"
-                % (schedule, self.port, start, page_size, extra))
+                % (listen, schedule, job_extra, self.port, start, page_size, concurrency, extra))
 
     def control(self, path):
         # The fake's control endpoints are served over the same TLS port.
@@ -315,6 +324,66 @@ class OpenaqTest(unittest.TestCase):
                     exported.append((r["sensor_id"], epoch(r["period_end"])))
         self.assertEqual(len(exported), len(set(exported)), "duplicate export lines")
         self.assertEqual(set(exported), set(stored))
+
+    def run_now_on_daemon(self, key):
+        api = free_port()
+        self.write_config(concurrency=1, listen="127.0.0.1:%d" % api,
+                          job_extra="    retries: {max: 3, backoff: 100ms, max_backoff: 200ms}\n")
+        daemon = subprocess.Popen([JOBSD, "run", "-c", "jobsd.yaml"], cwd=self.dir,
+                                  env=self.env(key), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        self.procs.append(daemon)
+
+        def post():
+            req = urllib.request.Request("http://127.0.0.1:%d/api/jobs/aq/run" % api, method="POST",
+                                         headers={"Authorization": "Bearer test-token"})
+            try:
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    return r.status
+            except (urllib.error.URLError, ConnectionError):
+                return None
+        self.wait_for("the daemon to take a run", lambda: post() == 202)
+        return daemon
+
+    def finished_runs(self):
+        if not os.path.exists(os.path.join(self.dir, "state.db")):
+            return []
+        return [r for r in self.history() if r["status"] != "running"]
+
+    def test_a_rejected_key_is_not_retried_and_a_503_is(self):
+        # 401: the job says no retry can help, so `retries: {max: 3}` does not apply.
+        daemon = self.run_now_on_daemon(key="wrong")
+        self.wait_for("the failed run", lambda: len(self.finished_runs()) >= 1)
+        # Three retries would have come within 3 x 200 ms of backoff.
+        time.sleep(2)
+        runs = self.finished_runs()
+        self.assertEqual([(r["status"], r["attempt"]) for r in runs], [("failed", 1)], runs)
+        self.assertIn("API key", runs[0]["error"])
+        self.assertEqual(runs[0]["metrics"]["requests"], 1)
+        self.assertEqual(self.requests_seen(), 1)
+        daemon.send_signal(signal.SIGTERM)
+        self.assertEqual(daemon.wait(timeout=30), 0)
+
+        # 503 on a sensor's first page and on each of the HTTP client's three
+        # retries of it (one request at a time: concurrency 1): that sensor
+        # fails after the other sensors are stored, the run fails as
+        # retryable with what it stored in its metrics, and the retry
+        # completes the data.
+        os.remove(os.path.join(self.dir, "state.db"))
+        seen = self.requests_seen()
+        for nth in range(seen + 5, seen + 9):
+            self.control("/_fake/fault?kind=status&status=503&nth=%d" % nth)
+        daemon = self.run_now_on_daemon(key="test-key")
+        self.wait_for("a failed run and its retry", lambda: len(self.finished_runs()) >= 2, 60)
+        runs = list(reversed(self.finished_runs()))
+        self.assertEqual([(r["status"], r["trigger"], r["attempt"]) for r in runs[:2]],
+                         [("failed", "manual", 1), ("ok", "retry", 2)], runs)
+        self.assertIn("HTTP 503", runs[0]["error"])
+        self.assertGreater(runs[0]["metrics"]["inserted"], 0)
+        self.assertEqual(runs[0]["metrics"]["sensors_failed"], 1)
+        daemon.send_signal(signal.SIGTERM)
+        self.assertEqual(daemon.wait(timeout=30), 0)
+        self.assert_exact()
 
     def test_daemon_runs_it_on_schedule(self):
         self.write_config(every="1s")
