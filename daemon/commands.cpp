@@ -256,8 +256,7 @@ int OnceCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog,
   }
 
   scheduler::SystemClock clock;
-  scheduler::RunExecutor executor(catalog, **recorder,
-                                  scheduler::JobServices{clock, http_client, recorder->get()});
+  scheduler::RunExecutor executor(catalog, **recorder, clock, http_client);
   const std::int64_t id = (*recorder)->NewRunId();
   const scheduler::RunOutcome outcome = executor.Execute(
       *config, *job, scheduler::Firing{name, store::Trigger::kManual, std::nullopt, 1}, id, cancel);

@@ -83,7 +83,8 @@ class OpenaqJob final : public scheduler::Job {
     auto base = http::ParseUrl(settings_.base_url);
     if (!base) return core::Unexpected(base.error());
     upstream_ = "openaq " + base->Authority();
-    const auto shared = ctx.http().SetRateLimit(upstream_, {settings_.per_minute, settings_.per_hour});
+    const auto shared =
+        ctx.http().SetRateLimit(upstream_, {settings_.per_minute, settings_.per_hour});
     if (shared.first_disagreement) {
       ctx.Warn("rate_limit: the jobs using " + upstream_ + " ask for different limits (this one " +
                LimitText({settings_.per_minute, settings_.per_hour}) +
@@ -463,11 +464,11 @@ class OpenaqJob final : public scheduler::Job {
 }  // namespace
 
 scheduler::JobType Type() {
-  return scheduler::JobType{OpenaqJobType(), [](const config::JobConfig& job) {
-                              const auto* settings = job.Settings<OpenaqSettings>();
-                              return std::make_unique<OpenaqJob>(settings ? *settings
-                                                                          : OpenaqSettings{});
-                            }};
+  return scheduler::JobType{
+      OpenaqJobType(), [](const config::JobConfig& job) {
+        const auto* settings = job.Settings<OpenaqSettings>();
+        return std::make_unique<OpenaqJob>(settings ? *settings : OpenaqSettings{});
+      }};
 }
 
 }  // namespace jobs::openaq

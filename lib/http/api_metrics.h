@@ -1,8 +1,9 @@
 // The metrics the daemon serves on /metrics (INTERFACE.md lists the names
 // users rely on): run counts, durations and schedule lateness as runs end;
-// records by kind from the jobs' run metrics (store::RunMetrics records); config reloads; and, at scrape
-// time, each job's failure streak, last success and next run (from the
-// scheduler's status) and the process's own figures.
+// records by kind from what the runs reported (store::RunMetrics, failed
+// runs too); config reloads; and, at scrape time, each job's failure
+// streak, last success and next run (from the scheduler's status) and the
+// process's own figures.
 //
 // RecordRun and RecordReload: loop thread. Render: any thread (it reads
 // only the registry, which is thread-safe, and the status snapshot given).

@@ -55,9 +55,8 @@ core::Result<std::optional<std::string>> JobContext::GetState(std::string_view k
   if (services_.state == nullptr) return core::Unexpected(NoStateStore());
   std::promise<core::Result<std::optional<std::string>>> answer;
   auto future = answer.get_future();
-  services_.state->Query([&](store::RunStore& store) {
-    answer.set_value(store.GetState(job_.name, key));
-  });
+  services_.state->Query(
+      [&](store::RunStore& store) { answer.set_value(store.GetState(job_.name, key)); });
   return future.get();
 }
 
@@ -66,10 +65,9 @@ core::Result<void> JobContext::PutState(std::string_view key, std::string_view v
   // Written in the recorder's next batch, in order with the run records;
   // Flush returns once that batch is committed.
   auto written = std::make_shared<core::Result<void>>();
-  services_.state->Write([written, job = job_.name, key = std::string(key),
-                          value = std::string(value), now = Now()](store::RunStore& store) {
-    *written = store.PutState(job, key, value, now);
-  });
+  services_.state->Write(
+      [written, job = job_.name, key = std::string(key), value = std::string(value),
+       now = Now()](store::RunStore& store) { *written = store.PutState(job, key, value, now); });
   services_.state->Flush();
   return *written;
 }
@@ -77,17 +75,14 @@ core::Result<void> JobContext::PutState(std::string_view key, std::string_view v
 core::Result<std::filesystem::path> JobContext::ScratchFolder() {
   if (!scratch_.empty()) return scratch_;
   const std::filesystem::path base =
-      state_folder().empty() ? std::filesystem::temp_directory_path() / "jobsd"
-                             : state_folder();
-  std::filesystem::path folder =
-      ScratchRoot(base) / (job_.name + "-" + std::to_string(run_id_));
+      state_folder().empty() ? std::filesystem::temp_directory_path() / "jobsd" : state_folder();
+  std::filesystem::path folder = ScratchRoot(base) / (job_.name + "-" + std::to_string(run_id_));
   std::error_code ec;
   std::filesystem::create_directories(folder, ec);
   if (ec) {
     return core::Unexpected(core::Error{
-        core::ErrorKind::kIo, "cannot make the scratch folder " + folder.string() + ": " +
-                                  ec.message(),
-        false});
+        core::ErrorKind::kIo,
+        "cannot make the scratch folder " + folder.string() + ": " + ec.message(), false});
   }
   scratch_ = std::move(folder);
   return scratch_;
@@ -96,7 +91,6 @@ core::Result<std::filesystem::path> JobContext::ScratchFolder() {
 void RemoveScratchLeftovers(const std::filesystem::path& state_folder) {
   const std::filesystem::path root = ScratchRoot(state_folder);
   std::error_code ec;
-  if (!std::filesystem::exists(root, ec)) return;
   const auto removed = std::filesystem::remove_all(root, ec);
   if (ec) {
     spdlog::warn("could not clear {}: {}", root.string(), ec.message());

@@ -118,6 +118,7 @@ class JobContext {
   // succeeds or not.
   void set_output(std::string output) { output_ = std::move(output); }
   const std::string& output() const { return output_; }
+  std::string TakeOutput() { return std::move(output_); }
 
  private:
   const JobServices& services_;

@@ -47,7 +47,7 @@ RunOutcome RunExecutor::Execute(const config::Config& config, const config::JobC
       outcome.error = "internal error: unknown exception";
       outcome.retryable = true;
     }
-    output = ctx.output();
+    output = ctx.TakeOutput();
     outcome.metrics = std::move(ctx.metrics());
   }  // the scratch folder goes with the context, before the run counts as over
   outcome.finished_at = services_.clock.Now();

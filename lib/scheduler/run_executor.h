@@ -33,10 +33,11 @@ struct RunOutcome {
 
 class RunExecutor {
  public:
-  // `services.clock` times the runs; `services.state`, when unset, is the
-  // recorder.
-  RunExecutor(const JobCatalog& catalog, store::RunRecorder& recorder, JobServices services)
-      : catalog_(catalog), recorder_(recorder), services_(WithState(services, recorder)) {}
+  // `clock` times the runs; `http` is lent to them; their key/value state
+  // goes through `recorder`, in order with their run records.
+  RunExecutor(const JobCatalog& catalog, store::RunRecorder& recorder, const Clock& clock,
+              http::Client& http)
+      : catalog_(catalog), recorder_(recorder), services_{clock, http, &recorder} {}
 
   // `config` is the one the job comes from (its state.path tells the job
   // where the state store lives).
@@ -44,11 +45,6 @@ class RunExecutor {
                      const Firing& firing, std::int64_t run_id, CancelToken& cancel);
 
  private:
-  static JobServices WithState(JobServices services, store::RunRecorder& recorder) {
-    if (services.state == nullptr) services.state = &recorder;
-    return services;
-  }
-
   const JobCatalog& catalog_;
   store::RunRecorder& recorder_;
   const JobServices services_;

@@ -128,7 +128,7 @@ struct Scheduler::Impl {
       : loop(loop_in),
         clock(clock_in),
         recorder(recorder_in),
-        executor(catalog, recorder_in, JobServices{clock_in, http, &recorder_in}),
+        executor(catalog, recorder_in, clock_in, http),
         wake_timer(loop_in),
         grace_timer(loop_in),
         random(std::random_device{}()),
@@ -400,11 +400,10 @@ void Scheduler::Impl::Finished(ActiveRun& run) {
     // or a bad argument (the job's Error says which).
     const bool failed =
         outcome.status == store::RunStatus::kFailed || outcome.status == store::RunStatus::kTimeout;
-    if (job && failed && !outcome.retryable && run.firing.attempt <= job->retries.max) {
+    if (job && failed && run.firing.attempt <= job->retries.max && !outcome.retryable) {
       spdlog::info("job={} run={} not retried: the failure is not one that may pass", job->name,
                    run.id);
-    }
-    if (job && failed && outcome.retryable && run.firing.attempt <= job->retries.max) {
+    } else if (job && failed && run.firing.attempt <= job->retries.max) {
       const core::Duration delay = RetryDelay(job->retries, run.firing.attempt, random);
       Firing retry{job->name, store::Trigger::kRetry, run.firing.scheduled_at,
                    run.firing.attempt + 1};

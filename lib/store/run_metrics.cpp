@@ -6,9 +6,10 @@ namespace store {
 
 RunMetrics::Figure& RunMetrics::At(std::string_view name, Kind kind) {
   auto it = figures_.find(name);
-  if (it == figures_.end()) it = figures_.emplace(std::string(name), Figure{0, kind}).first;
-  // A name keeps the strongest kind it was given: records stay records when
-  // a job also tallies them under the same name.
+  if (it == figures_.end())
+    return figures_.emplace(std::string(name), Figure{0, kind}).first->second;
+  // Records stay records when a job also tallies or sets the same name, so
+  // /metrics counts them whatever the order of the calls.
   if (kind == Kind::kRecords) it->second.kind = kind;
   return it->second;
 }
@@ -19,11 +20,7 @@ void RunMetrics::AddRecords(std::string_view kind, double n) {
   At(kind, Kind::kRecords).value += n;
 }
 
-void RunMetrics::Set(std::string_view name, double value) {
-  Figure& figure = At(name, Kind::kLevel);
-  figure.value = value;
-  if (figure.kind == Kind::kTally) figure.kind = Kind::kLevel;
-}
+void RunMetrics::Set(std::string_view name, double value) { At(name, Kind::kLevel).value = value; }
 
 std::optional<double> RunMetrics::Get(std::string_view name) const {
   const auto it = figures_.find(name);

@@ -11,9 +11,9 @@
 
 #include "jobs/openaq/measurement_store.h"
 #include "jobs/openaq/openaq_config.h"
-#include "tests/support/job_run.h"
 #include "tests/fakes/fake_openaq.h"
 #include "tests/fakes/test_tls.h"
+#include "tests/support/job_run.h"
 
 namespace jobs::openaq {
 namespace {
