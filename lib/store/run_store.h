@@ -6,6 +6,12 @@
 // daemon writes, `jobsd history` reads, `jobsd once` writes a run of its own);
 // SQLite's locking and a busy timeout keep them apart.
 //
+// The SQLite layer underneath is lib/sqlite; the code is split by concept:
+// run_store.cpp (opening, transactions, runs), run_store_health.cpp,
+// run_store_state.cpp, run_store_alerts.cpp and run_store_schema.cpp (the
+// numbered migrations). The value types are in run_record.h and
+// stored_alert.h.
+//
 // Blocking: worker threads and CLI commands only, never the event loop.
 // One thread at a time per RunStore (it owns one connection).
 #pragma once
