@@ -6,6 +6,12 @@
 // daemon writes, `jobsd history` reads, `jobsd once` writes a run of its own);
 // SQLite's locking and a busy timeout keep them apart.
 //
+// The SQLite layer underneath is lib/sqlite; the code is split by concept:
+// run_store.cpp (opening, transactions, runs), run_store_health.cpp,
+// run_store_state.cpp, run_store_alerts.cpp and run_store_schema.cpp (the
+// numbered migrations). The value types are in run_record.h and
+// stored_alert.h.
+//
 // Blocking: worker threads and CLI commands only, never the event loop.
 // One thread at a time per RunStore (it owns one connection).
 #pragma once
@@ -21,99 +27,16 @@
 
 #include "core/result.h"
 #include "core/time.h"
-#include "store/run_metrics.h"
-#include "store/sqlite.h"
+#include "sqlite/database.h"
+#include "sqlite/statement.h"
+#include "store/run_record.h"
+#include "store/stored_alert.h"
 
 namespace store {
 
-enum class RunStatus { kRunning, kOk, kFailed, kTimeout, kSkipped, kCancelled, kInterrupted };
-enum class Trigger { kSchedule, kManual, kChain, kEvent, kRetry, kCatchup };
-
-std::string_view ToString(RunStatus status);
-std::string_view ToString(Trigger trigger);
-std::optional<RunStatus> ParseRunStatus(std::string_view text);
-std::optional<Trigger> ParseTrigger(std::string_view text);
-// Whether a finished run with this status extends the job's failure streak.
-bool CountsAsFailure(RunStatus status);
-
-struct RunRecord {
-  std::int64_t id = 0;
-  std::string job;
-  Trigger trigger = Trigger::kSchedule;
-  std::optional<core::TimePoint> scheduled_at;  // the slot; none for manual runs
-  core::TimePoint started_at;
-  std::optional<core::TimePoint> finished_at;
-  RunStatus status = RunStatus::kRunning;
-  int attempt = 1;
-  std::string error;
-  std::string output;               // the tail of what the run printed
-  std::string metrics_json = "{}";  // a JSON object of the job's metrics
-};
-
-// How a run ended; applied by FinishRun.
-struct RunEnd {
-  std::int64_t id = 0;
-  std::string job;
-  RunStatus status = RunStatus::kOk;
-  core::TimePoint started_at;  // not stored again; for the end hook's duration rules
-  core::TimePoint finished_at;
-  std::string error;
-  std::string output;
-  RunMetrics metrics;  // what the job reported, whether it succeeded or not
-};
-
-// Where one delivery of an alert to one channel stands.
-enum class DeliveryState { kPending, kDelivered, kRejected, kExpired };
-std::string_view ToString(DeliveryState state);
-std::optional<DeliveryState> ParseDeliveryState(std::string_view text);
-
-// An alert in the outbox. The store keeps a few columns to list and filter
-// by, and the whole alert as JSON (lib/alert reads it back).
-struct StoredAlert {
-  std::int64_t id = 0;
-  core::TimePoint raised_at;
-  std::string job;  // empty for daemon-wide alerts
-  std::string rule;
-  std::string kind;
-  std::string severity;
-  std::string summary;
-  std::string body;  // JSON
-};
-
-struct AlertDelivery {
-  std::int64_t alert_id = 0;
-  std::string channel;
-  // Random, made once per (alert, channel); the same delivery always carries
-  // the same id, so a receiver can tell a repeat.
-  std::string delivery_id;
-  DeliveryState state = DeliveryState::kPending;
-  int attempts = 0;
-  core::TimePoint next_attempt_at;
-  std::optional<core::TimePoint> last_attempt_at;
-  std::string response;  // what the far end last answered
-};
-
-// Per job and rule: does the rule hold now, and what was sent about it.
-struct AlertRuleState {
-  std::string job;  // empty for daemon-wide rules
-  std::string rule;
-  bool holding = false;
-  bool fired = false;  // an alert went out for the current episode
-  std::string severity;
-  std::optional<core::TimePoint> last_sent_at;
-};
-
-// A delivery id: a random (version 4) UUID, unique without coordination
-// (even across state files), so a receiver may dedupe on it.
-std::string NewDeliveryId();
-
-struct JobHealth {
-  std::string job;
-  int consecutive_failures = 0;
-  std::optional<core::TimePoint> last_success_at;
-  std::optional<core::TimePoint> last_failure_at;
-  std::optional<RunStatus> last_status;
-};
+// RunStore::Open takes SQLite's open mode; the alias keeps the spelling its
+// callers use (store::Database::Mode::kReadWrite).
+using Database = sqlite::Database;
 
 class RunStore {
  public:
@@ -211,17 +134,18 @@ class RunStore {
   core::Result<std::unordered_map<std::string, std::int64_t>> PendingByJob(
       std::string_view aggregate, std::string_view condition);
   // The statement in `slot`, prepared on first use.
-  core::Result<Statement*> Prepared(std::optional<Statement>& slot, std::string_view sql);
+  core::Result<sqlite::Statement*> Prepared(std::optional<sqlite::Statement>& slot,
+                                            std::string_view sql);
 
   Database db_;
   // Prepared once, reused: a run costs two statements, not two parses.
-  std::optional<Statement> insert_run_;
-  std::optional<Statement> finish_run_;
-  std::optional<Statement> update_health_;
-  std::optional<Statement> put_alert_state_;
-  std::optional<Statement> mark_unindexed_;
-  std::optional<Statement> index_pending_;
-  std::optional<Statement> clear_unindexed_;
+  std::optional<sqlite::Statement> insert_run_;
+  std::optional<sqlite::Statement> finish_run_;
+  std::optional<sqlite::Statement> update_health_;
+  std::optional<sqlite::Statement> put_alert_state_;
+  std::optional<sqlite::Statement> mark_unindexed_;
+  std::optional<sqlite::Statement> index_pending_;
+  std::optional<sqlite::Statement> clear_unindexed_;
   bool in_transaction_ = false;  // between a successful Begin and Commit/Rollback
   // The start time this transaction has already marked unindexed (the mark
   // is at or before it for the rest of the transaction).
