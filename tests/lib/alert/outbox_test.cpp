@@ -138,6 +138,18 @@ struct Harness {
   // Lets the channel threads catch up with what they were woken for.
   void Settle(int sleepers = 1) { Step(0s, sleepers); }
 
+  // An outbox on the channel "slack" and one alert for it, attempted once.
+  std::unique_ptr<AlertOutbox> OutboxWithOneAttempt() {
+    auto outbox = Outbox();
+    outbox->SetChannels(Channels({"slack"}));
+    Settle();
+    Raise("x", {"slack"});
+    outbox->Wake();
+    REQUIRE(WaitFor("slack", 1));
+    Settle();
+    return outbox;
+  }
+
   std::size_t Attempts(const std::string& channel) {
     std::lock_guard lock(logs[channel]->mutex);
     return logs[channel]->deliveries.size();
@@ -233,13 +245,7 @@ TEST_CASE("the outbox delivers what was written, retries what may pass, never wh
 TEST_CASE("a delivery due in 1 min is not attempted at 59 s and is at 60 s", "[alert]") {
   Harness h;
   h.scripts["slack"] = {DeliveryResult{Outcome::kRetry, "HTTP 503", 1min}};
-  auto outbox = h.Outbox();
-  outbox->SetChannels(Harness::Channels({"slack"}));
-  h.Settle();
-  h.Raise("x", {"slack"});
-  outbox->Wake();
-  REQUIRE(h.WaitFor("slack", 1));
-  h.Settle();
+  auto outbox = h.OutboxWithOneAttempt();
   h.Step(59s);
   CHECK(h.Attempts("slack") == 1);
   CHECK(h.Count("slack/delivered") == 0);
@@ -333,13 +339,7 @@ TEST_CASE("channel health counts failed attempts in a row", "[alert]") {
                         DeliveryResult{Outcome::kRetry, "HTTP 503", 1min},
                         DeliveryResult{Outcome::kRetry, "HTTP 502", 1min}};
   h.hanging.insert("slack");  // after those three
-  auto outbox = h.Outbox();
-  outbox->SetChannels(Harness::Channels({"slack"}));
-  h.Settle();
-  h.Raise("x", {"slack"});
-  outbox->Wake();
-  REQUIRE(h.WaitFor("slack", 1));
-  h.Settle();
+  auto outbox = h.OutboxWithOneAttempt();
   h.Step(1min);
   std::vector<ChannelHealth> health = outbox->Health();
   REQUIRE(health.size() == 1);

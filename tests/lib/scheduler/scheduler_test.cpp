@@ -170,6 +170,15 @@ struct Harness {
     return next && *next <= clock.Now() + 2ms;
   }
 
+  // Steps to just before `at` and checks that the job has not run more than
+  // `runs_before` times, then to `at` and checks that it ran once more.
+  void ExpectRunAt(core::TimePoint at, const std::atomic<int>& runs, int runs_before) {
+    StepTo(at - 1us);
+    CHECK(runs == runs_before);  // not before it
+    StepTo(at);
+    CHECK(runs == runs_before + 1);  // at it
+  }
+
   // Oldest first.
   std::vector<store::RunRecord> Runs() {
     recorder->Flush();
@@ -265,20 +274,14 @@ TEST_CASE("scheduler retries a failing run at its backoff, then chains on succes
   REQUIRE(h.reports.size() == 1);
   CHECK(h.reports[0].status == RunStatus::kFailed);
   const core::TimePoint retry_at = h.reports[0].seen_at + first;
-  h.StepTo(retry_at - 1us);
-  CHECK(*runs == 1);  // not before the backoff
-  h.StepTo(retry_at);
-  CHECK(*runs == 2);  // at it
-  h.Step(5ms);        // the failed retry is taken back at one of the next wakes
+  h.ExpectRunAt(retry_at, *runs, 1);
+  h.Step(5ms);  // the failed retry is taken back at one of the next wakes
   REQUIRE(h.reports.size() == 2);
   CHECK(h.reports[1].trigger == Trigger::kRetry);
   CHECK(h.reports[1].started_at == retry_at);
 
   const core::TimePoint second_at = h.reports[1].seen_at + second;
-  h.StepTo(second_at - 1us);
-  CHECK(*runs == 2);
-  h.StepTo(second_at);
-  CHECK(*runs == 3);
+  h.ExpectRunAt(second_at, *runs, 2);
   h.Step(1s);
   CHECK(Summary(h.Runs()) ==
         "flaky:manual:failed:1 flaky:retry:failed:2 flaky:retry:ok:3 next:chain:ok:1 ");
@@ -301,10 +304,7 @@ TEST_CASE("scheduler gives up after the last retry and does not chain", "[schedu
   h.Settle();
   REQUIRE(h.reports.size() == 1);
   const core::TimePoint retry_at = h.reports[0].seen_at + first;
-  h.StepTo(retry_at - 1us);
-  CHECK(*runs == 1);
-  h.StepTo(retry_at);
-  CHECK(*runs == 2);
+  h.ExpectRunAt(retry_at, *runs, 1);
   // Longer than any further retry could wait (max_backoff 30 s), and past
   // several of the loop's 30 s re-arms.
   h.Step(5min);
