@@ -223,7 +223,7 @@ int Daemon::Run() {
   recorder_->SetEndHook(
       [this](store::RunStore& s, const store::RunEnd& end) { alert_rules_->OnRunEnd(s, end); });
   outbox_ = std::make_unique<alert::AlertOutbox>(
-      *recorder_, make_channel_,
+      *recorder_, clock_, make_channel_,
       [this](const std::string& channel, config::Severity severity, std::string_view result) {
         metrics_.RecordAlert(channel, alert::ToString(severity), result);
       });

@@ -20,10 +20,6 @@ constexpr int kBatch = 16;
 // by something this process did not see).
 constexpr auto kIdlePoll = std::chrono::seconds(60);
 
-core::TimePoint Now() {
-  return std::chrono::time_point_cast<core::Duration>(std::chrono::system_clock::now());
-}
-
 // Exponential backoff with full jitter: a random wait up to first x 2^(n-1),
 // capped at 10 min, so deliveries failing together do not retry together.
 core::Duration Backoff(core::Duration first, int attempts, std::mt19937_64& random) {
@@ -43,11 +39,13 @@ bool SameChannel(const config::ChannelConfig& a, const config::ChannelConfig& b)
 class AlertOutbox::Worker {
  public:
   Worker(std::string name, config::ChannelConfig config, std::unique_ptr<Channel> channel,
-         store::RunRecorder& recorder, OutcomeCounter count, core::Duration first_backoff)
+         store::RunRecorder& recorder, const scheduler::Clock& clock, OutcomeCounter count,
+         core::Duration first_backoff)
       : name_(std::move(name)),
         config_(std::move(config)),
         channel_(std::move(channel)),
         recorder_(recorder),
+        clock_(clock),
         count_(std::move(count)),
         first_backoff_(first_backoff),
         random_(std::random_device{}()) {
@@ -90,6 +88,7 @@ class AlertOutbox::Worker {
   const config::ChannelConfig config_;
   const std::unique_ptr<Channel> channel_;
   store::RunRecorder& recorder_;
+  const scheduler::Clock& clock_;
   const OutcomeCounter count_;
   const core::Duration first_backoff_;
   std::mt19937_64 random_;  // worker thread only
@@ -121,7 +120,7 @@ std::optional<T> AlertOutbox::Worker::Ask(std::function<core::Result<T>(store::R
 
 void AlertOutbox::Worker::Run() {
   while (!stopping_.load()) {
-    const core::TimePoint now = Now();
+    const core::TimePoint now = clock_.Now();
     const std::string channel = name_;
     auto due = Ask<std::vector<std::pair<store::StoredAlert, store::AlertDelivery>>>(
         [channel, now](store::RunStore& store) {
@@ -140,11 +139,10 @@ void AlertOutbox::Worker::Run() {
 
     auto next = Ask<std::optional<core::TimePoint>>(
         [channel](store::RunStore& store) { return store.NextDeliveryDue(channel); });
-    core::TimePoint until = Now() + kIdlePoll;
+    core::TimePoint until = clock_.Now() + kIdlePoll;
     if (next && *next) until = std::min(until, **next);
     std::unique_lock lock(mutex_);
-    wake_.wait_until(lock, std::chrono::system_clock::time_point(until),
-                     [this] { return woken_ || stopping_.load(); });
+    clock_.WaitUntil(wake_, lock, until, [this] { return woken_ || stopping_.load(); });
     woken_ = false;
   }
   done_.store(true);
@@ -152,7 +150,7 @@ void AlertOutbox::Worker::Run() {
 
 void AlertOutbox::Worker::DeliverOne(const store::StoredAlert& stored,
                                      store::AlertDelivery delivery, bool& channel_down) {
-  const core::TimePoint now = Now();
+  const core::TimePoint now = clock_.Now();
   auto alert = AlertFromJson(stored.body);
   const config::Severity severity = alert ? alert->severity : config::Severity::kWarning;
   DeliveryResult result;
@@ -225,9 +223,11 @@ void AlertOutbox::Worker::DeliverOne(const store::StoredAlert& stored,
   }
 }
 
-AlertOutbox::AlertOutbox(store::RunRecorder& recorder, ChannelFactory make_channel,
-                         OutcomeCounter count, core::Duration first_backoff)
+AlertOutbox::AlertOutbox(store::RunRecorder& recorder, const scheduler::Clock& clock,
+                         ChannelFactory make_channel, OutcomeCounter count,
+                         core::Duration first_backoff)
     : recorder_(recorder),
+      clock_(clock),
       make_channel_(std::move(make_channel)),
       count_(std::move(count)),
       first_backoff_(first_backoff) {}
@@ -251,7 +251,7 @@ void AlertOutbox::SetChannels(const std::map<std::string, config::ChannelConfig>
   for (const auto& [name, channel] : channels) {
     if (workers_.count(name) != 0) continue;
     workers_.emplace(name, std::make_shared<Worker>(name, channel, make_channel_(channel),
-                                                    recorder_, count_, first_backoff_));
+                                                    recorder_, clock_, count_, first_backoff_));
   }
 }
 

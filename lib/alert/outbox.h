@@ -13,8 +13,12 @@
 // a delivery keeps its id across attempts, so a receiver can spot a repeat
 // (a crash between sending and recording sends it again: at least once).
 //
+// Backoffs, the 24 h limit and the channel threads' waits are read from and
+// waited for on the Clock given at construction, so a test on a ManualClock
+// steps them.
+//
 // SetChannels, Stop: loop thread (they never wait on a channel). Wake,
-// Health: any thread. Stop before the recorder goes.
+// Health: any thread. Stop before the recorder and the clock go.
 #pragma once
 
 #include <atomic>
@@ -30,6 +34,7 @@
 #include "alert/channel.h"
 #include "config/config.h"
 #include "core/time.h"
+#include "scheduler/clock.h"
 #include "store/run_recorder.h"
 
 namespace alert {
@@ -53,7 +58,8 @@ class AlertOutbox {
       std::function<void(const std::string& channel, config::Severity, std::string_view result)>;
 
   // `first_backoff` is the ceiling of the first retry's wait (tests shorten it).
-  AlertOutbox(store::RunRecorder& recorder, ChannelFactory make_channel, OutcomeCounter count,
+  AlertOutbox(store::RunRecorder& recorder, const scheduler::Clock& clock,
+              ChannelFactory make_channel, OutcomeCounter count,
               core::Duration first_backoff = std::chrono::seconds(5));
   ~AlertOutbox();  // Stop()
   AlertOutbox(const AlertOutbox&) = delete;
@@ -73,6 +79,7 @@ class AlertOutbox {
  private:
   class Worker;
   store::RunRecorder& recorder_;
+  const scheduler::Clock& clock_;
   ChannelFactory make_channel_;
   OutcomeCounter count_;
   const core::Duration first_backoff_;

@@ -3,11 +3,12 @@
 namespace scheduler {
 namespace {
 
-core::TimePoint Now() {
-  return std::chrono::time_point_cast<core::Duration>(std::chrono::system_clock::now());
-}
+// Stateless: one constant serves every token made without a clock.
+const SystemClock kSystemClock;
 
 }  // namespace
+
+CancelToken::CancelToken() : clock_(&kSystemClock) {}
 
 void CancelToken::Cancel(Reason reason) {
   Reason expected = Reason::kNone;
@@ -23,17 +24,13 @@ bool CancelToken::Cancelled() const { return reason() != Reason::kNone; }
 CancelToken::Reason CancelToken::reason() const {
   const Reason r = reason_.load();
   if (r != Reason::kNone) return r;
-  return Now() >= deadline() ? Reason::kTimeout : Reason::kNone;
+  return clock_->Now() >= deadline() ? Reason::kTimeout : Reason::kNone;
 }
 
 bool CancelToken::WaitFor(core::Duration d) const {
-  const core::TimePoint until = std::min(Now() + d, deadline());
+  const core::TimePoint until = std::min(clock_->Now() + d, deadline());
   std::unique_lock lock(mutex_);
-  while (reason_.load() == Reason::kNone) {
-    const core::TimePoint now = Now();
-    if (now >= until) break;
-    wake_.wait_for(lock, until - now);
-  }
+  clock_->WaitUntil(wake_, lock, until, [this] { return reason_.load() != Reason::kNone; });
   return Cancelled();
 }
 

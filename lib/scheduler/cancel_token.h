@@ -2,7 +2,9 @@
 // cancels on shutdown) and the job (which checks it at I/O boundaries).
 //
 // Any thread may call any method. The deadline is part of the token so a job
-// notices a timeout by itself, without the loop having to wake it.
+// notices a timeout by itself, without the loop having to wake it. The
+// deadline is read and waited for on the token's Clock (the system clock
+// unless one is given), so a test on a manual clock steps a run's timeout.
 #pragma once
 
 #include <atomic>
@@ -11,6 +13,7 @@
 #include <mutex>
 
 #include "core/time.h"
+#include "scheduler/clock.h"
 
 namespace scheduler {
 
@@ -20,8 +23,10 @@ class CancelToken {
 
   // No deadline until SetDeadline: a run's timeout counts from its start,
   // not from when it was queued.
-  CancelToken() = default;
-  // `deadline` is on the system clock, like every time in jobsd.
+  CancelToken();
+  // `clock` must outlive the token.
+  explicit CancelToken(const Clock& clock) : clock_(&clock) {}
+  // `deadline` is on the token's clock (the wall clock, like every time in jobsd).
   void SetDeadline(core::TimePoint deadline) {
     deadline_.store(deadline.time_since_epoch().count());
   }
@@ -38,6 +43,7 @@ class CancelToken {
   bool WaitFor(core::Duration d) const;
 
  private:
+  const Clock* clock_;
   std::atomic<core::Duration::rep> deadline_{std::numeric_limits<core::Duration::rep>::max()};
   std::atomic<Reason> reason_{Reason::kNone};
   mutable std::mutex mutex_;

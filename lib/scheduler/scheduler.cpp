@@ -7,8 +7,6 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/system_timer.hpp>
 
 #include "scheduler/fire_plan.h"
 #include "scheduler/run_executor.h"
@@ -87,6 +85,7 @@ struct JobState {
 // Impl::active; the worker that carries it out gets a plain pointer, which
 // stays valid until the loop takes the run back.
 struct ActiveRun {
+  explicit ActiveRun(const Clock& clock) : cancel(clock) {}
   std::int64_t id = 0;
   Firing firing;
   // Keeps the job's config alive for the run, even across a reload.
@@ -124,18 +123,20 @@ core::Duration RetryDelay(const config::RetryPolicy& policy, int attempt, std::m
 
 struct Scheduler::Impl {
   Impl(asio::io_context& loop_in, const Clock& clock_in, const JobCatalog& catalog,
-       store::RunRecorder& recorder_in, http::Client& http, int worker_threads)
+       store::RunRecorder& recorder_in, http::Client& http, int worker_threads,
+       std::optional<std::uint64_t> seed)
       : loop(loop_in),
         clock(clock_in),
         recorder(recorder_in),
         executor(catalog, recorder_in, clock_in, http),
-        wake_timer(loop_in),
-        grace_timer(loop_in),
-        random(std::random_device{}()),
+        wake_timer(clock_in.NewTimer(loop_in, [this] { OnWake(); })),
+        grace_timer(clock_in.NewTimer(loop_in, [this] { GraceOver(); })),
+        random(seed.value_or(std::random_device{}())),
         pool(worker_threads, [this] { PublishCompleted(); }) {}
 
   void Arm();
   void OnWake();
+  void GraceOver();
   JobState& StateOf(const std::string& job);
   void Dispatch(Firing firing);
   std::int64_t StartRun(Firing firing, JobState& state);
@@ -155,8 +156,8 @@ struct Scheduler::Impl {
   const Clock& clock;
   store::RunRecorder& recorder;
   RunExecutor executor;
-  asio::system_timer wake_timer;
-  asio::steady_timer grace_timer;
+  std::unique_ptr<Timer> wake_timer;   // on the wall clock: due times are wall-clock instants
+  std::unique_ptr<Timer> grace_timer;  // ArmAfter: a clock step does not stretch a shutdown
   std::mt19937_64 random;
 
   // Loop thread only.
@@ -211,10 +212,7 @@ void Scheduler::Impl::Arm() {
     }
     loop_wakes_at = at;
   }
-  wake_timer.expires_at(std::chrono::time_point_cast<std::chrono::system_clock::duration>(at));
-  wake_timer.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) OnWake();
-  });
+  wake_timer->ArmAt(at);
 }
 
 void Scheduler::Impl::OnWake() {
@@ -240,6 +238,13 @@ void Scheduler::Impl::OnWake() {
                  m.job, m.count, core::FormatRfc3339(m.latest));
   }
   Arm();
+}
+
+void Scheduler::Impl::GraceOver() {
+  for (const auto& run : active) {
+    spdlog::warn("job={} run={} cancelled: shutdown grace is over", run->firing.job, run->id);
+    run->cancel.Cancel(CancelToken::Reason::kShutdown);
+  }
 }
 
 JobState& Scheduler::Impl::StateOf(const std::string& job) {
@@ -277,7 +282,7 @@ void Scheduler::Impl::Dispatch(Firing firing) {
 }
 
 std::int64_t Scheduler::Impl::StartRun(Firing firing, JobState& state) {
-  auto owned = std::make_unique<ActiveRun>();
+  auto owned = std::make_unique<ActiveRun>(clock);
   ActiveRun* run = owned.get();
   run->id = recorder.NewRunId();
   run->config = config;
@@ -448,15 +453,17 @@ void Scheduler::Impl::FollowConfig() {
 
 void Scheduler::Impl::MaybeFinishStop() {
   if (!stopping || !active.empty() || !on_stopped) return;
-  grace_timer.cancel();
+  grace_timer->Cancel();
   auto done = std::move(on_stopped);
   on_stopped = nullptr;
   asio::post(loop, std::move(done));
 }
 
 Scheduler::Scheduler(asio::io_context& loop, const Clock& clock, const JobCatalog& catalog,
-                     store::RunRecorder& recorder, http::Client& http, int worker_threads)
-    : impl_(std::make_unique<Impl>(loop, clock, catalog, recorder, http, worker_threads)) {}
+                     store::RunRecorder& recorder, http::Client& http, int worker_threads,
+                     std::optional<std::uint64_t> retry_seed)
+    : impl_(std::make_unique<Impl>(loop, clock, catalog, recorder, http, worker_threads,
+                                   retry_seed)) {}
 
 Scheduler::~Scheduler() { impl_->pool.Join(); }
 
@@ -524,7 +531,7 @@ void Scheduler::Stop(core::Duration grace, std::function<void()> done) {
   Impl& s = *impl_;
   s.stopping = true;
   s.on_stopped = std::move(done);
-  s.wake_timer.cancel();
+  s.wake_timer->Cancel();
   {
     // No timer wake comes any more: from now on every hand-back posts.
     std::lock_guard lock(s.completed_mutex);
@@ -538,14 +545,7 @@ void Scheduler::Stop(core::Duration grace, std::function<void()> done) {
   if (!s.active.empty()) {
     spdlog::info("waiting up to {} for {} running job(s)", core::FormatDuration(grace),
                  s.active.size());
-    s.grace_timer.expires_after(grace);
-    s.grace_timer.async_wait([&s](const boost::system::error_code& ec) {
-      if (ec) return;
-      for (const auto& run : s.active) {
-        spdlog::warn("job={} run={} cancelled: shutdown grace is over", run->firing.job, run->id);
-        run->cancel.Cancel(CancelToken::Reason::kShutdown);
-      }
-    });
+    s.grace_timer->ArmAfter(grace);
   }
   s.MaybeFinishStop();
 }

@@ -3,9 +3,11 @@
 //
 // Lives on the event loop: every public method is loop thread only, and the
 // state here is touched only there, so it needs no locks. Runs execute on the
-// pool through RunExecutor; nothing here blocks. One wall-clock timer is
-// armed for the earliest due time in the FirePlan (re-armed at least every
-// 30 s, so a suspend/resume or a clock step is noticed promptly).
+// pool through RunExecutor; nothing here blocks. One wall-clock timer from
+// the Clock is armed for the earliest due time in the FirePlan (re-armed at
+// least every 30 s, so a suspend/resume or a clock step is noticed
+// promptly); the shutdown grace and every run's timeout are measured on the
+// same Clock, so a test on a ManualClock steps all of them.
 //
 // Per-job policies from the config: overlap (skip: a slot that comes while a
 // run is going is recorded `skipped`; queue: it waits, up to 100 deep;
@@ -77,9 +79,12 @@ core::Duration RetryDelay(const config::RetryPolicy& policy, int attempt, std::m
 
 class Scheduler {
  public:
-  // `http` is the client lent to every run (JobContext::http).
+  // `clock` outlives the Scheduler; `http` is the client lent to every run
+  // (JobContext::http). `retry_seed` fixes the retries' jitter
+  // (tests, to know when a retry is due); without it the jitter is seeded at random.
   Scheduler(boost::asio::io_context& loop, const Clock& clock, const JobCatalog& catalog,
-            store::RunRecorder& recorder, http::Client& http, int worker_threads);
+            store::RunRecorder& recorder, http::Client& http, int worker_threads,
+            std::optional<std::uint64_t> retry_seed = std::nullopt);
   // Waits for the pool's threads; Stop first so they have nothing left to do.
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;

@@ -7,6 +7,8 @@
 #include <random>
 #include <stdexcept>
 
+#include "tests/lib/scheduler/manual_clock.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -25,19 +27,11 @@ class ScriptJob final : public scheduler::Job {
   Script script_;
 };
 
-// A clock that stands still: the run's times are the test's.
-class FixedClock final : public scheduler::Clock {
- public:
-  core::TimePoint Now() const override {
-    return core::TimePoint(std::chrono::seconds(1'800'000'000));
-  }
-};
-
 struct Harness {
   fs::path dir =
       fs::temp_directory_path() / ("jobsd-exec-" + std::to_string(std::random_device{}()));
   scheduler::JobCatalog catalog;
-  FixedClock clock;
+  scheduler::testing::ManualClock clock;  // stands still: the run's times are the test's
   http::Client http;
   std::unique_ptr<store::RunRecorder> recorder;
   config::Config config;
@@ -68,7 +62,7 @@ struct Harness {
     job.settings = std::move(script);
     job.timeout = 10s;
     scheduler::RunExecutor executor(catalog, *recorder, clock, http);
-    scheduler::CancelToken cancel;
+    scheduler::CancelToken cancel(clock);
     const std::int64_t id = recorder->NewRunId();
     return executor.Execute(config, job, scheduler::Firing{"sync", store::Trigger::kManual, {}, 1},
                             id, cancel);
@@ -158,7 +152,7 @@ TEST_CASE("JobContext: the job's key/value state is committed when PutState retu
   // Without a state store (a job's unit test), the calls fail and say why.
   config::JobConfig job;
   job.name = "bare";
-  scheduler::CancelToken cancel;
+  scheduler::CancelToken cancel(h.clock);
   const scheduler::JobServices services{h.clock, h.http};
   scheduler::JobContext ctx(services, job, 1, 1, store::Trigger::kManual, cancel);
   auto missing = ctx.GetState("k");
