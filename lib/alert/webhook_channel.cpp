@@ -1,13 +1,11 @@
 #include "alert/webhook_channel.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <algorithm>
 #include <cctype>
 #include <chrono>
 
 #include "alert/alert_text.h"
+#include "crypto/sha256.h"
 #include "http/retry_policy.h"
 #include "http/url.h"
 
@@ -110,21 +108,6 @@ DeliveryResult SendHttpPost(http::Client& client, const HttpPost& post,
   return result;
 }
 
-std::string HmacSha256Hex(std::string_view secret, std::string_view body) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest, &length);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0x0f];
-  }
-  return out;
-}
-
 WebhookChannel::WebhookChannel(config::WebhookChannel settings,
                                std::optional<std::filesystem::path> ca_file,
                                const ChannelContext& context)
@@ -145,7 +128,8 @@ HttpPost WebhookChannel::Request(const Delivery& delivery) const {
       {"X-Jobsd-Event", std::string(ToString(delivery.alert.kind))},
   };
   if (settings_.secret) {
-    ours.push_back({"X-Jobsd-Signature", "sha256=" + HmacSha256Hex(*settings_.secret, post.body)});
+    ours.push_back(
+        {"X-Jobsd-Signature", "sha256=" + crypto::HmacSha256Hex(*settings_.secret, post.body)});
   }
   for (const auto& [name, value] : settings_.headers) {
     const bool clash = std::any_of(ours.begin(), ours.end(), [&](const http::Header& header) {

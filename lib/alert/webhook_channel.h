@@ -44,9 +44,6 @@ struct HttpPost {
 DeliveryResult SendHttpPost(http::Client& client, const HttpPost& post,
                             const std::function<bool()>& cancelled);
 
-// The HMAC-SHA256 of `body` keyed with `secret`, as lowercase hex.
-std::string HmacSha256Hex(std::string_view secret, std::string_view body);
-
 class WebhookChannel final : public Channel {
  public:
   // `context.http` must outlive the channel.

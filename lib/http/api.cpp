@@ -1,7 +1,5 @@
 #include "http/api.h"
 
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -16,6 +14,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "core/json_writer.h"
+#include "crypto/sha256.h"
 #include "scheduler/health_check.h"
 #include "scheduler/job_json.h"
 
@@ -57,16 +56,6 @@ void WriteStatusJson(core::JsonWriter& json, const scheduler::JobStatus& status,
   json.Key("problems").BeginArray();
   for (const auto& p : problems) json.String(p);
   json.EndArray();
-}
-
-// Equal without revealing, through timing, how much of the guess was right:
-// both sides are hashed first, so even the length is not compared directly.
-bool SameSecret(std::string_view guess, std::string_view secret) {
-  unsigned char a[SHA256_DIGEST_LENGTH];
-  unsigned char b[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(guess.data()), guess.size(), a);
-  SHA256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), b);
-  return CRYPTO_memcmp(a, b, sizeof a) == 0;
 }
 
 // "/api/jobs/x/runs" -> {"api", "jobs", "x", "runs"}.
@@ -449,7 +438,7 @@ std::optional<Response> Api::Unauthorized(const Request& request) const {
     return response;
   }
   given.remove_prefix(kBearer.size());
-  if (!SameSecret(given, *token)) return JsonError(403, "wrong token");
+  if (!crypto::SameSecret(given, *token)) return JsonError(403, "wrong token");
   return std::nullopt;
 }
 

@@ -36,6 +36,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "fs/atomic_file.h"
+
 namespace http {
 namespace {
 
@@ -82,11 +84,6 @@ class BodySink {
   BodySink& operator=(const BodySink&) = delete;
   ~BodySink() {
     if (inflating_) inflateEnd(&z_);
-    if (file_) std::fclose(file_);
-    if (!temp_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove(temp_, ec);
-    }
   }
 
   // `file` set: the body goes there. `encoding`: the Content-Encoding.
@@ -99,18 +96,9 @@ class BodySink {
       inflating_ = true;
     }
     if (!file) return {};
-    target_ = *file;
-    static std::atomic<unsigned> counter{0};
-    temp_ = target_;
-    temp_ += ".part-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
-    file_ = std::fopen(temp_.c_str(), "wb");
-    if (!file_) {
-      const std::string why = std::strerror(errno);
-      temp_.clear();
-      return core::Unexpected(MakeError(core::ErrorKind::kIo,
-                                        "cannot write the body to " + target_.string() + ": " + why,
-                                        false));
-    }
+    auto writer = files::AtomicFileWriter::Create(*file);
+    if (!writer) return core::Unexpected(writer.error());
+    file_.emplace(std::move(*writer));
     return {};
   }
 
@@ -146,19 +134,7 @@ class BodySink {
           MakeError(core::ErrorKind::kUpstream, "gzip response body is truncated", true));
     }
     if (!file_) return {};
-    const bool flushed = std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0;
-    const bool closed = std::fclose(file_) == 0;
-    file_ = nullptr;
-    std::error_code ec;
-    if (flushed && closed) std::filesystem::rename(temp_, target_, ec);
-    if (!flushed || !closed || ec) {
-      return core::Unexpected(MakeError(core::ErrorKind::kIo,
-                                        "cannot write the body to " + target_.string() + ": " +
-                                            (ec ? ec.message() : std::strerror(errno)),
-                                        false));
-    }
-    temp_.clear();
-    return {};
+    return file_->Commit();
   }
 
   // A hint from Content-Length, for a body kept in memory.
@@ -181,12 +157,9 @@ class BodySink {
     }
     if (!file_) {
       memory_.append(data, size);
-    } else if (size > 0 && std::fwrite(data, 1, size, file_) != size) {
-      return core::Unexpected(MakeError(
-          core::ErrorKind::kIo,
-          "cannot write the body to " + target_.string() + ": " + std::strerror(errno), false));
+      return {};
     }
-    return {};
+    return file_->Write(data, size);
   }
 
   const std::size_t cap_;
@@ -196,9 +169,7 @@ class BodySink {
   bool inflating_ = false;
   std::uint64_t fed_ = 0;  // compressed bytes seen
   bool stream_end_ = false;
-  std::filesystem::path target_;
-  std::filesystem::path temp_;  // set while a temporary file exists
-  std::FILE* file_ = nullptr;
+  std::optional<files::AtomicFileWriter> file_;  // set for a body written to a file
 };
 
 struct Connection {

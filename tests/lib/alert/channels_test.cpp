@@ -17,6 +17,7 @@
 #include "alert/email_channel.h"
 #include "alert/slack_channel.h"
 #include "alert/webhook_channel.h"
+#include "crypto/sha256.h"
 #include "http/client.h"
 #include "tests/fakes/fake_alert_receiver.h"
 #include "tests/lib/alert/sample_alert.h"
@@ -327,7 +328,7 @@ TEST_CASE("webhook: no secret, no signature; a body that is not ASCII is signed 
   CHECK(requests[0].Header("X-Jobsd-Event") == "recovery");
   CHECK(requests[1].Header("X-Jobsd-Signature") ==
         "sha256=" + IndependentHmac("k\xC3\xBC", requests[1].body));
-  CHECK(alert::HmacSha256Hex("key", "The quick brown fox jumps over the lazy dog") ==
+  CHECK(crypto::HmacSha256Hex("key", "The quick brown fox jumps over the lazy dog") ==
         "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
 }
 
