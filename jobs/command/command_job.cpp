@@ -15,6 +15,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/utf8.h"
 #include "jobs/command/command_config.h"
 
 extern char** environ;
@@ -78,7 +79,9 @@ class OutputCollector {
   void Add(const char* data, std::size_t size, std::string& tail, std::size_t& logged) {
     tail.append(data, size);
     // Trim in large steps so appending stays cheap.
-    if (tail.size() > 2 * kTailBytes) tail.erase(0, tail.size() - kTailBytes);
+    if (tail.size() > 2 * kTailBytes) {
+      tail.erase(0, core::NextUtf8Boundary(tail, tail.size() - kTailBytes));
+    }
     partial_.append(data, size);
     std::size_t start = 0;
     for (std::size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1) {
@@ -300,7 +303,8 @@ core::Result<scheduler::RunSummary> CommandJob::Run(scheduler::JobContext& ctx) 
   }
   out.Flush(logged);
   err.Flush(logged);
-  if (tail.size() > kTailBytes) tail.erase(0, tail.size() - kTailBytes);
+  if (tail.size() > kTailBytes)
+    tail.erase(0, core::NextUtf8Boundary(tail, tail.size() - kTailBytes));
 
   std::string last_line;
   {
@@ -308,7 +312,7 @@ core::Result<scheduler::RunSummary> CommandJob::Run(scheduler::JobContext& ctx) 
     while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.remove_suffix(1);
     const auto nl = t.rfind('\n');
     last_line = std::string(nl == std::string_view::npos ? t : t.substr(nl + 1));
-    if (last_line.size() > 300) last_line = last_line.substr(0, 300) + "...";
+    last_line = core::CutUtf8(std::move(last_line), 300);
   }
   ctx.set_output(std::move(tail));
 
