@@ -19,6 +19,7 @@
 #include "alert/secret_scrubber.h"
 #include "config/config_loader.h"
 #include "core/json_writer.h"
+#include "core/utf8.h"
 #include "daemon/logging.h"
 #include "scheduler/job_json.h"
 #include "scheduler/run_executor.h"
@@ -156,8 +157,11 @@ int AlertHistory(const CommandLine& cl, store::RunStore& store) {
     }
     if (states.empty()) states = "(no channel)";
     out += fmt::format("{:>6}  {:<27} {:<16} {:<20} {:<10} {:<8}  {:<40}  {}\n", alert.id,
-                       core::FormatRfc3339(alert.raised_at), alert.job.empty() ? "-" : alert.job,
-                       alert.rule, alert.kind, alert.severity, states, alert.summary);
+                       core::FormatRfc3339(alert.raised_at),
+                       alert.job.empty() ? "-" : core::EscapeForTerminal(alert.job),
+                       core::EscapeForTerminal(alert.rule), core::EscapeForTerminal(alert.kind),
+                       core::EscapeForTerminal(alert.severity), core::EscapeForTerminal(states),
+                       core::EscapeForTerminal(alert.summary));
   }
   std::cout << out;
   return 0;
@@ -197,11 +201,12 @@ int HistoryCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog) 
       duration = fmt::format(
           "{:.3f}s", std::chrono::duration<double>(*run.finished_at - run.started_at).count());
     }
-    std::string error = run.error;
-    if (const auto nl = error.find('\n'); nl != std::string::npos) error = error.substr(0, nl);
-    out += fmt::format("{:>8}  {:<20} {:<9} {:<11} {:<27} {:>9}  {}\n", run.id, run.job,
-                       store::ToString(run.trigger), store::ToString(run.status),
-                       core::FormatRfc3339(run.started_at), duration, error);
+    // A job's error is its output: on a terminal its escape sequences and
+    // NULs are shown, not obeyed, and a newline stays inside the cell.
+    out += fmt::format("{:>8}  {:<20} {:<9} {:<11} {:<27} {:>9}  {}\n", run.id,
+                       core::EscapeForTerminal(run.job), store::ToString(run.trigger),
+                       store::ToString(run.status), core::FormatRfc3339(run.started_at), duration,
+                       core::EscapeForTerminal(run.error));
   }
   std::cout << out;
   return 0;
@@ -271,9 +276,9 @@ int OnceCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog,
     json.Key("duration_seconds").Double(seconds).Key("error").String(outcome.error);
     std::cout << json.Finish() << "\n";
   } else {
-    std::cout << fmt::format("run {} of {}: {} in {:.3f}s{}\n", id, name,
-                             store::ToString(outcome.status), seconds,
-                             outcome.error.empty() ? "" : " (" + outcome.error + ")");
+    std::cout << fmt::format(
+        "run {} of {}: {} in {:.3f}s{}\n", id, name, store::ToString(outcome.status), seconds,
+        outcome.error.empty() ? "" : " (" + core::EscapeForTerminal(outcome.error) + ")");
   }
   switch (outcome.status) {
     case store::RunStatus::kOk:
@@ -319,8 +324,9 @@ int AlertTestCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog
   std::string_view outcome = "delivered";
   if (result.outcome == alert::DeliveryResult::Outcome::kRetry) outcome = "retry";
   if (result.outcome == alert::DeliveryResult::Outcome::kRejected) outcome = "rejected";
-  std::string line = fmt::format("{} ({}): {}: {}", name, ChannelType(found->second), outcome,
-                                 alert::SecretScrubber(*config).Scrub(result.response));
+  std::string line =
+      fmt::format("{} ({}): {}: {}", name, ChannelType(found->second), outcome,
+                  core::EscapeForTerminal(alert::SecretScrubber(*config).Scrub(result.response)));
   if (result.retry_after) {
     line += fmt::format(" (retry after {})", core::FormatDuration(*result.retry_after));
   }

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/json_writer.h"
+#include "core/utf8.h"
 
 namespace jobsd {
 namespace {
@@ -25,8 +26,8 @@ spdlog::level::level_enum ToSpdlog(config::LogLevel level) {
   return spdlog::level::info;
 }
 
-// %j: the message as a JSON string, so a quote or newline in a job's output
-// cannot break the line's JSON.
+// %j: the message as a JSON string, so a quote, a newline or a byte that is
+// not UTF-8 in a job's output cannot break the line's JSON.
 class JsonMessage final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
@@ -40,6 +41,22 @@ class JsonMessage final : public spdlog::custom_flag_formatter {
   }
 };
 
+// %q: the message for a terminal or journald, on one line: a job's output
+// logged line by line may carry escape sequences, NULs or bytes that are not
+// UTF-8, and they are shown escaped, not obeyed (core/utf8.h).
+class TerminalMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const std::string shown =
+        core::EscapeForTerminal(std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(shown.data(), shown.data() + shown.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<TerminalMessage>();
+  }
+};
+
 }  // namespace
 
 void SetUpLogging(config::LogFormat format, config::LogLevel level) {
@@ -50,7 +67,7 @@ void SetUpLogging(config::LogFormat format, config::LogLevel level) {
     formatter->add_flag<JsonMessage>('j').set_pattern(
         R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","message":%j})");
   } else {
-    formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %-5l %v");
+    formatter->add_flag<TerminalMessage>('q').set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %-5l %q");
   }
   logger->set_formatter(std::move(formatter));
   logger->set_level(ToSpdlog(level));

@@ -105,16 +105,6 @@ std::string PlainTextBody(const Alert& alert, std::string_view delivery_id) {
   return out;
 }
 
-std::string CutUtf8(std::string text, std::size_t max, std::string_view mark) {
-  if (text.size() <= max) return text;
-  std::size_t cut = max;
-  // Back up over UTF-8 continuation bytes.
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  text.resize(cut);
-  text += mark;
-  return text;
-}
-
 std::string OneLine(std::string_view text) {
   std::string out;
   out.reserve(text.size());

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "alert/alert.h"
+#include "core/utf8.h"
 
 namespace alert {
 
@@ -44,7 +45,7 @@ std::string PlainTextBody(const Alert& alert, std::string_view delivery_id = {})
 std::string OneLine(std::string_view text);
 
 // `text` cut to at most `max` bytes on a UTF-8 character boundary, with
-// `mark` appended when anything was cut.
-std::string CutUtf8(std::string text, std::size_t max, std::string_view mark = "...");
+// `mark` appended when anything was cut (core/utf8.h).
+using core::CutUtf8;
 
 }  // namespace alert

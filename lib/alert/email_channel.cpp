@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "alert/alert_text.h"
+#include "core/utf8.h"
 
 namespace alert {
 
@@ -327,11 +328,12 @@ std::string FormatEmail(const config::EmailChannel& settings, const Alert& alert
   header("Date", FormatEmailDate(date));
   header("From", OneLine(settings.from));
   header("To", IsPrintableAscii(to) ? FoldAscii(to, 4) : to);
-  header("Subject", EncodeHeaderValue("[jobsd] " + Title(alert), 9));
+  // The message says UTF-8; a job's output may not be.
+  header("Subject", EncodeHeaderValue(core::ToValidUtf8("[jobsd] " + Title(alert)), 9));
   header("Message-ID", "<" + IdPart(delivery_id, "0") + "@jobsd." + host + ">");
   header("MIME-Version", "1.0");
   header("Content-Type", "text/plain; charset=utf-8");
-  const std::string body = PlainTextBody(alert, delivery_id);
+  const std::string body = core::ToValidUtf8(PlainTextBody(alert, delivery_id));
   const bool qp = NeedsQuotedPrintable(body);
   header("Content-Transfer-Encoding", qp ? "quoted-printable" : "7bit");
   // RFC 3834: an automatic message; vacation responders stay quiet.

@@ -17,6 +17,8 @@
 #include <cstring>
 #include <utility>
 
+#include "core/utf8.h"
+
 extern char** environ;
 
 namespace process {
@@ -96,7 +98,7 @@ Prepared Prepare(const Command& command) {
 // Appends to the tail, trimming in large steps so appending stays cheap.
 void AddToTail(std::string& tail, std::size_t bound, std::string_view data) {
   tail.append(data);
-  if (tail.size() > 2 * bound) tail.erase(0, tail.size() - bound);
+  if (tail.size() > 2 * bound) tail.erase(0, core::NextUtf8Boundary(tail, tail.size() - bound));
 }
 
 bool GroupAlive(pid_t pid) { return ::kill(-pid, 0) == 0; }
@@ -112,9 +114,7 @@ std::string Outcome::LastLine() const {
   std::string_view t(tail);
   while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.remove_suffix(1);
   const auto nl = t.rfind('\n');
-  std::string line(nl == std::string_view::npos ? t : t.substr(nl + 1));
-  if (line.size() > 300) line = line.substr(0, 300) + "...";
-  return line;
+  return core::CutUtf8(std::string(nl == std::string_view::npos ? t : t.substr(nl + 1)), 300);
 }
 
 core::Result<Outcome> Run(const Command& command) {
@@ -291,7 +291,8 @@ core::Result<Outcome> Run(const Command& command) {
     if (GroupAlive(pid)) signal_group(SIGKILL);
   }
   if (outcome.tail.size() > command.tail_bytes) {
-    outcome.tail.erase(0, outcome.tail.size() - command.tail_bytes);
+    outcome.tail.erase(
+        0, core::NextUtf8Boundary(outcome.tail, outcome.tail.size() - command.tail_bytes));
   }
   outcome.took = Steady::now() - started;
   if (sink_error) return core::Unexpected(std::move(*sink_error));

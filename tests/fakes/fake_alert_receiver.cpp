@@ -5,37 +5,14 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/utf8.h"
+
 namespace fakes {
 namespace {
 
 std::string Lower(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
-}
-
-// Bodies are logged as JSON strings, which must be valid UTF-8.
-std::string ValidUtf8(const std::string& text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    std::size_t length = c < 0x80         ? 1
-                         : (c >> 5) == 6  ? 2
-                         : (c >> 4) == 14 ? 3
-                         : (c >> 3) == 30 ? 4
-                                          : 0;
-    bool ok = length > 0 && i + length <= text.size();
-    for (std::size_t k = 1; ok && k < length; ++k) {
-      ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-    }
-    if (ok) {
-      out.append(text, i, length);
-      i += length;
-    } else {
-      out += "\xEF\xBF\xBD";  // U+FFFD
-      ++i;
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -87,12 +64,15 @@ void FakeAlertReceiver::Record(const ReceivedRequest& request) {
   requests_.push_back(request);
   if (log_.is_open()) {
     boost::json::object headers;
-    for (const auto& [name, value] : request.headers) headers[name] = ValidUtf8(value);
+    // Logged as JSON strings, which must be valid UTF-8; body_utf8 says
+    // whether the body as sent was (Slack refuses one that is not).
+    for (const auto& [name, value] : request.headers) headers[name] = core::ToValidUtf8(value);
     boost::json::object line{{"time", request.time},
                              {"method", request.method},
                              {"path", request.path},
                              {"headers", std::move(headers)},
-                             {"body", ValidUtf8(request.body)},
+                             {"body", core::ToValidUtf8(request.body)},
+                             {"body_utf8", core::IsValidUtf8(request.body)},
                              {"status", request.status}};
     log_ << boost::json::serialize(line) << '\n' << std::flush;
   }
