@@ -132,9 +132,10 @@ HttpPost WebhookChannel::Request(const Delivery& delivery) const {
         {"X-Jobsd-Signature", "sha256=" + crypto::HmacSha256Hex(*settings_.secret, post.body)});
   }
   for (const auto& [name, value] : settings_.headers) {
-    const bool clash = std::any_of(ours.begin(), ours.end(), [&](const http::Header& header) {
-      return EqualsIgnoreCase(header.name, name);
-    });
+    // An init-capture: clang 14 cannot capture a structured binding.
+    const bool clash = std::any_of(
+        ours.begin(), ours.end(),
+        [&key = name](const http::Header& header) { return EqualsIgnoreCase(header.name, key); });
     if (!clash) post.headers.push_back({name, value});
   }
   post.headers.insert(post.headers.end(), ours.begin(), ours.end());

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "config/spelling.h"
+#include "core/size.h"
 
 namespace config {
 namespace {
@@ -241,6 +242,25 @@ std::optional<core::Duration> MapReader::Duration(std::string_view key, Need nee
   if (!value) {
     std::string message = "expected " + std::string(kWhat) + ", got " + Quote(*text);
     if (ParseInt(*text)) message += " (a number needs a unit: ms s m h d)";
+    ReportValue(*entry, JoinPath(path_, entry->key), std::move(message));
+    return std::nullopt;
+  }
+  return *value;
+}
+
+std::optional<std::uint64_t> MapReader::Size(std::string_view key, Need need) {
+  constexpr std::string_view kWhat = "a size like 512KiB, 64MiB or 4096";
+  const Entry* entry = Find(key, need);
+  if (entry == nullptr) return std::nullopt;
+  const std::optional<std::string> text = Scalar(*entry, kWhat);
+  if (!text) return std::nullopt;
+  core::Result<std::uint64_t> value = core::ParseSize(*text);
+  if (!value) {
+    // ParseSize says "bad size '<text>': <reason>"; the report keeps the reason.
+    const std::string& error = value.error().message;
+    const std::string prefix = "bad size " + Quote(*text) + ": ";
+    std::string message = "expected " + std::string(kWhat) + ", got " + Quote(*text);
+    if (error.starts_with(prefix)) message += ": " + error.substr(prefix.size());
     ReportValue(*entry, JoinPath(path_, entry->key), std::move(message));
     return std::nullopt;
   }

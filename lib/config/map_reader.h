@@ -92,6 +92,9 @@ class MapReader {
   std::optional<bool> Bool(std::string_view key, Need need = Need::kOptional);
   // A duration with units ("30s", "1h30m"; see core::ParseDuration).
   std::optional<core::Duration> Duration(std::string_view key, Need need = Need::kOptional);
+  // A size in bytes: a plain count or a number with a unit ("512KiB",
+  // "64MiB", "1GB"; see core::ParseSize).
+  std::optional<std::uint64_t> Size(std::string_view key, Need need = Need::kOptional);
   // A non-empty path, made absolute against the config file's folder.
   std::optional<std::filesystem::path> Path(std::string_view key, Need need = Need::kOptional);
   // A list of scalars; each wrong item is reported at its own position.

@@ -113,6 +113,34 @@ TEST_CASE("MapReader reports wrong values at their position", "[config]") {
         "t.yaml:1:1: with: missing required key 'required'\n");
 }
 
+TEST_CASE("MapReader reads sizes and reports bad ones at their position", "[config]") {
+  const std::string yaml =
+      "a: 64MiB\nb: 4096\nc: 1.5GiB\nd: 5mb\ne: -1KiB\nf: 1.5B\ng: [1]\nh: 20000000TB\n";
+  const std::string reports = Reports(yaml, [](MapReader& r) {
+    CHECK(r.Size("a") == 64u << 20);
+    CHECK(r.Size("b") == 4096u);
+    CHECK(r.Size("c") == 1536u << 20);
+    CHECK_FALSE(r.Size("d"));
+    CHECK_FALSE(r.Size("e"));
+    CHECK_FALSE(r.Size("f"));
+    CHECK_FALSE(r.Size("g"));
+    CHECK_FALSE(r.Size("h"));
+    CHECK_FALSE(r.Size("absent"));
+    CHECK_FALSE(r.Size("required", Need::kRequired));
+  });
+  CHECK(reports ==
+        "t.yaml:4:4: with.d: expected a size like 512KiB, 64MiB or 4096, got '5mb': unknown unit "
+        "'mb' (did you mean 'MB' or 'MiB'?)\n"
+        "t.yaml:5:4: with.e: expected a size like 512KiB, 64MiB or 4096, got '-1KiB': a size "
+        "cannot be negative\n"
+        "t.yaml:6:4: with.f: expected a size like 512KiB, 64MiB or 4096, got '1.5B': not a whole "
+        "number of bytes\n"
+        "t.yaml:7:4: with.g: expected a size like 512KiB, 64MiB or 4096, got a list\n"
+        "t.yaml:8:4: with.h: expected a size like 512KiB, 64MiB or 4096, got '20000000TB': too "
+        "large (the most is 18446744073709551615 bytes)\n"
+        "t.yaml:1:1: with: missing required key 'required'\n");
+}
+
 TEST_CASE("MapReader reports unknown keys with a suggestion when finished", "[config]") {
   const std::string reports = Reports("timout: 5m\nzzz: 1\nretries: 3\n", [](MapReader& r) {
     r.Duration("timeout");
