@@ -30,9 +30,9 @@
 #include "daemon/commands.h"
 #include "daemon/logging.h"
 #include "daemon/service_notifier.h"
-#include "http/api.h"
-#include "http/api_metrics.h"
-#include "http/server.h"
+#include "http_server/api.h"
+#include "http_server/api_metrics.h"
+#include "http_server/server.h"
 #include "scheduler/scheduler.h"
 #include "store/run_recorder.h"
 

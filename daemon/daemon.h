@@ -7,7 +7,7 @@
 
 #include "alert/outbox.h"
 #include "daemon/command_line.h"
-#include "http/api_metrics.h"
+#include "http_server/api_metrics.h"
 #include "scheduler/job.h"
 
 namespace jobsd {

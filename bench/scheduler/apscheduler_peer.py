@@ -5,7 +5,7 @@
     apscheduler_peer.py cron --jobs N
     apscheduler_peer.py idle
 
-Set up the way shared/BENCHMARKS.md ran the peer: a BackgroundScheduler with a
+Set up the way the peer is run at its best: a BackgroundScheduler with a
 ThreadPoolExecutor(10), misfire_grace_time=1, coalesce=True, max_instances=1,
 jobs added before start() (into the pending list, then the memory job store in
 one go).

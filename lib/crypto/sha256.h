@@ -8,7 +8,7 @@
 // Any thread; one Sha256 object is used by one thread at a time. A Sha256
 // owns its OpenSSL digest context. Failure: OpenSSL failing to hash means
 // memory or the library is gone, which is no expected failure; it throws
-// std::runtime_error (a bug or exhausted resources, as in STYLE.md).
+// std::runtime_error, as for any bug or exhausted resource.
 #pragma once
 
 #include <array>

@@ -3,7 +3,7 @@
 // several requests in flight without the caller managing threads.
 //
 // Underneath, one io_context on a thread of the client's own runs Beast
-// (DESIGN.md: nothing here ever runs on the daemon's loop). What it does for
+// (so nothing here ever runs on, or blocks, the daemon's loop). What it does for
 // every request:
 //   - HTTPS with OpenSSL: peer and host name verified against the system CA
 //     store or `ca_file`, SNI sent.

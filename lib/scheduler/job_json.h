@@ -1,4 +1,4 @@
-// The JSON objects users script against (INTERFACE.md): a job as `jobsd
+// The JSON objects users script against (README: HTTP endpoints): a job as `jobsd
 // list --json` and /api/jobs print it, and a run as `jobsd history --json`
 // and /api/jobs/{name}/runs print it. One writer for each, so the CLI and
 // the API cannot drift apart.

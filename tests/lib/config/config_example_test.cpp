@@ -1,4 +1,4 @@
-// The documented example (INTERFACE.md), with command and sleep jobs in
+// The documented example (README: Configuration), with command and sleep jobs in
 // place of types this test does not register, loads into the expected values;
 // plus defaults, environment, secrets, relative paths and --set overrides.
 #include <catch2/catch.hpp>

@@ -1,4 +1,4 @@
-#include "http/api.h"
+#include "http_server/api.h"
 
 #include <sys/resource.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-// The daemon's HTTP endpoints (INTERFACE.md): /healthz, /readyz, /health,
+// The daemon's HTTP endpoints (README: HTTP endpoints): /healthz, /readyz, /health,
 // /metrics, /api/jobs, /api/jobs/{name}, /api/jobs/{name}/runs and
 // POST /api/jobs/{name}/run. Errors are JSON {"error": "..."}.
 //
@@ -28,8 +28,8 @@
 #include "alert/outbox.h"
 #include "config/config.h"
 #include "core/time.h"
-#include "http/api_metrics.h"
-#include "http/server.h"
+#include "http_server/api_metrics.h"
+#include "http_server/server.h"
 #include "scheduler/clock.h"
 #include "scheduler/scheduler.h"
 #include "store/run_recorder.h"

@@ -1,4 +1,4 @@
-// The metrics the daemon serves on /metrics (INTERFACE.md lists the names
+// The metrics the daemon serves on /metrics (README: HTTP endpoints lists the names
 // users rely on): run counts, durations and schedule lateness as runs end;
 // records by kind from what the runs reported (store::RunMetrics, failed
 // runs too); config reloads; and, at scrape time, each job's failure

@@ -1,4 +1,4 @@
-#include "http/server.h"
+#include "http_server/server.h"
 
 #include <atomic>
 #include <mutex>

@@ -1,4 +1,4 @@
-#include "http/api_metrics.h"
+#include "http_server/api_metrics.h"
 
 #include <unistd.h>
 
