@@ -7,10 +7,11 @@
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 
+#include "core/utf8.h"
+#include "json/json_fields.h"
+
 namespace jobs::openaq {
 namespace {
-
-namespace json = boost::json;
 
 core::Error Unreadable(std::string what) {
   return core::Error{core::ErrorKind::kUpstream,
@@ -37,47 +38,48 @@ bool Digits(std::string_view text, std::size_t pos, std::size_t n, int& out) {
   return true;
 }
 
-const json::value* Field(const json::object& object, std::string_view key) {
-  const auto it = object.find(key);
-  return it == object.end() ? nullptr : &it->value();
+// An answer's problem as the run reports it; `problem` names the field
+// ("results[0].sensors[2].id: missing").
+core::Error Unreadable(const core::Error& problem) { return Unreadable(problem.message); }
+
+// The answer's `results` array.
+core::Result<std::vector<::json::Field>> Results(const boost::json::value& root) {
+  auto results = ::json::Field(root).Required<::json::Field>("results");
+  if (!results) return core::Unexpected(Unreadable(results.error()));
+  auto elements = results->Elements();
+  if (!elements) return core::Unexpected(Unreadable(elements.error()));
+  return elements;
 }
 
-// obj[key].utc as epoch seconds.
-std::optional<std::int64_t> UtcOf(const json::object& object, std::string_view key) {
-  const json::value* v = Field(object, key);
-  if (v == nullptr || !v->is_object()) return std::nullopt;
-  const json::value* utc = Field(v->get_object(), "utc");
-  if (utc == nullptr || !utc->is_string()) return std::nullopt;
-  return ParseUtcSeconds(utc->get_string());
+// A `{"utc": "...", "local": "..."}` member as epoch seconds; absent or null: nullopt.
+core::Result<std::optional<std::int64_t>> UtcOf(const ::json::Field& object, std::string_view key) {
+  auto when = object.Optional<::json::Field>(key);
+  if (!when) return core::Unexpected(when.error());
+  if (!*when) return std::optional<std::int64_t>();
+  auto utc = (*when)->Required<std::string_view>("utc");
+  if (!utc) return core::Unexpected(utc.error());
+  const auto seconds = ParseUtcSeconds(*utc);
+  if (!seconds) return core::Unexpected((*when)->Problem("utc: not an ISO 8601 time with offset"));
+  return std::optional<std::int64_t>(*seconds);
 }
 
-std::string StringOf(const json::object& object, std::string_view key) {
-  const json::value* v = Field(object, key);
-  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
-core::Result<json::array> Results(std::string_view body, json::value& root) {
-  json::error_code ec;
-  root = json::parse(body, ec);
-  if (ec) return core::Unexpected(Unreadable("not JSON (" + ec.message() + ")"));
-  if (!root.is_object()) return core::Unexpected(Unreadable("not a JSON object"));
-  const json::value* results = Field(root.get_object(), "results");
-  if (results == nullptr || !results->is_array()) {
-    return core::Unexpected(Unreadable("no results array"));
-  }
-  return results->get_array();
-}
-
-SensorInfo ReadSensor(const json::object& s, std::int64_t location_id) {
+core::Result<SensorInfo> ReadSensor(const ::json::Field& s, std::int64_t location_id) {
   SensorInfo out;
   out.location_id = location_id;
-  if (const json::value* id = Field(s, "id"); id != nullptr && id->is_int64())
-    out.id = id->get_int64();
-  if (const json::value* p = Field(s, "parameter"); p != nullptr && p->is_object()) {
-    out.parameter = StringOf(p->get_object(), "name");
-    out.units = StringOf(p->get_object(), "units");
-  }
-  out.datetime_first = UtcOf(s, "datetimeFirst");
+  auto id = s.Required<std::int64_t>("id");
+  if (!id) return core::Unexpected(id.error());
+  out.id = *id;
+  auto parameter = s.Required<::json::Field>("parameter");
+  if (!parameter) return core::Unexpected(parameter.error());
+  auto name = parameter->Required<std::string>("name");
+  if (!name) return core::Unexpected(name.error());
+  out.parameter = std::move(*name);
+  auto units = parameter->Optional<std::string>("units");
+  if (!units) return core::Unexpected(units.error());
+  out.units = units->value_or("");
+  auto first = UtcOf(s, "datetimeFirst");
+  if (!first) return core::Unexpected(first.error());
+  out.datetime_first = *first;
   return out;
 }
 
@@ -141,33 +143,46 @@ std::string MeasurementsTarget(std::int64_t sensor_id, Resolution resolution, st
 }
 
 core::Result<LocationInfo> ParseLocation(std::string_view body) {
-  json::value root;
-  auto results = Results(body, root);
+  auto root = ::json::Parse(body);
+  if (!root) return core::Unexpected(Unreadable(root.error()));
+  auto results = Results(*root);
   if (!results) return core::Unexpected(results.error());
-  if (results->empty() || !results->front().is_object()) {
+  if (results->empty()) {
     return core::Unexpected(core::Error{core::ErrorKind::kNotFound, "location not found", false});
   }
-  const json::object& l = results->front().get_object();
+  const ::json::Field& l = results->front();
   LocationInfo out;
-  if (const json::value* id = Field(l, "id"); id != nullptr && id->is_int64())
-    out.id = id->get_int64();
-  out.name = StringOf(l, "name");
-  out.timezone = StringOf(l, "timezone");
-  if (const json::value* sensors = Field(l, "sensors"); sensors != nullptr && sensors->is_array()) {
-    for (const json::value& s : sensors->get_array()) {
-      if (s.is_object()) out.sensors.push_back(ReadSensor(s.get_object(), out.id));
-    }
+  auto id = l.Required<std::int64_t>("id");
+  auto name = l.Optional<std::string>("name");
+  auto timezone = l.Optional<std::string>("timezone");
+  auto sensors = l.Required<::json::Field>("sensors");
+  if (!id) return core::Unexpected(Unreadable(id.error()));
+  if (!name) return core::Unexpected(Unreadable(name.error()));
+  if (!timezone) return core::Unexpected(Unreadable(timezone.error()));
+  if (!sensors) return core::Unexpected(Unreadable(sensors.error()));
+  out.id = *id;
+  out.name = name->value_or("");
+  out.timezone = timezone->value_or("");
+  auto elements = sensors->Elements();
+  if (!elements) return core::Unexpected(Unreadable(elements.error()));
+  for (const ::json::Field& s : *elements) {
+    auto sensor = ReadSensor(s, out.id);
+    if (!sensor) return core::Unexpected(Unreadable(sensor.error()));
+    out.sensors.push_back(std::move(*sensor));
   }
   return out;
 }
 
 core::Result<std::vector<SensorInfo>> ParseSensors(std::string_view body) {
-  json::value root;
-  auto results = Results(body, root);
+  auto root = ::json::Parse(body);
+  if (!root) return core::Unexpected(Unreadable(root.error()));
+  auto results = Results(*root);
   if (!results) return core::Unexpected(results.error());
   std::vector<SensorInfo> out;
-  for (const json::value& s : *results) {
-    if (s.is_object()) out.push_back(ReadSensor(s.get_object(), 0));
+  for (const ::json::Field& s : *results) {
+    auto sensor = ReadSensor(s, 0);
+    if (!sensor) return core::Unexpected(Unreadable(sensor.error()));
+    out.push_back(std::move(*sensor));
   }
   return out;
 }
@@ -189,34 +204,34 @@ class PageHandler {
   bool saw_results = false;
   bool root_is_object = false;
 
-  bool on_document_begin(json::error_code&) { return true; }
-  bool on_document_end(json::error_code&) { return true; }
-  bool on_array_begin(json::error_code&) {
+  bool on_document_begin(boost::json::error_code&) { return true; }
+  bool on_document_end(boost::json::error_code&) { return true; }
+  bool on_array_begin(boost::json::error_code&) {
     if (stack_.size() == 1 && stack_[0].key == "results") saw_results = true;
     Scalar();  // an array where a scalar field was expected: leaves it unset
     stack_.push_back(Frame{false, {}});
     return true;
   }
-  bool on_array_end(std::size_t, json::error_code&) {
+  bool on_array_end(std::size_t, boost::json::error_code&) {
     stack_.pop_back();
     return true;
   }
-  bool on_object_begin(json::error_code&) {
+  bool on_object_begin(boost::json::error_code&) {
     if (stack_.empty()) root_is_object = true;
     if (InResultsArray()) page.records.emplace_back();
     if (AtRecordField("value")) page.records.back().has_value = false;
     stack_.push_back(Frame{true, {}});
     return true;
   }
-  bool on_object_end(std::size_t, json::error_code&) {
+  bool on_object_end(std::size_t, boost::json::error_code&) {
     stack_.pop_back();
     return true;
   }
-  bool on_key_part(json::string_view part, std::size_t, json::error_code&) {
+  bool on_key_part(boost::json::string_view part, std::size_t, boost::json::error_code&) {
     part_.append(part.data(), part.size());
     return true;
   }
-  bool on_key(json::string_view key, std::size_t, json::error_code&) {
+  bool on_key(boost::json::string_view key, std::size_t, boost::json::error_code&) {
     Frame& f = stack_.back();
     if (part_.empty()) {
       f.key.assign(key.data(), key.size());
@@ -227,11 +242,11 @@ class PageHandler {
     }
     return true;
   }
-  bool on_string_part(json::string_view part, std::size_t, json::error_code&) {
+  bool on_string_part(boost::json::string_view part, std::size_t, boost::json::error_code&) {
     part_.append(part.data(), part.size());
     return true;
   }
-  bool on_string(json::string_view text, std::size_t, json::error_code&) {
+  bool on_string(boost::json::string_view text, std::size_t, boost::json::error_code&) {
     std::string_view value(text.data(), text.size());
     if (!part_.empty()) {
       part_.append(text.data(), text.size());
@@ -241,24 +256,24 @@ class PageHandler {
     part_.clear();
     return true;
   }
-  bool on_number_part(json::string_view, json::error_code&) { return true; }
-  bool on_int64(std::int64_t v, json::string_view, json::error_code&) {
+  bool on_number_part(boost::json::string_view, boost::json::error_code&) { return true; }
+  bool on_int64(std::int64_t v, boost::json::string_view, boost::json::error_code&) {
     Number(double(v));
     return true;
   }
-  bool on_uint64(std::uint64_t v, json::string_view, json::error_code&) {
+  bool on_uint64(std::uint64_t v, boost::json::string_view, boost::json::error_code&) {
     Number(double(v));
     return true;
   }
-  bool on_double(double v, json::string_view, json::error_code&) {
+  bool on_double(double v, boost::json::string_view, boost::json::error_code&) {
     Number(v);
     return true;
   }
-  bool on_bool(bool, json::error_code&) {
+  bool on_bool(bool, boost::json::error_code&) {
     Scalar();
     return true;
   }
-  bool on_null(json::error_code&) {
+  bool on_null(boost::json::error_code&) {
     if (AtRecordField("value")) {
       RawRecord& r = page.records.back();
       r.has_value = true;
@@ -266,8 +281,8 @@ class PageHandler {
     }
     return true;
   }
-  bool on_comment_part(json::string_view, json::error_code&) { return true; }
-  bool on_comment(json::string_view, json::error_code&) { return true; }
+  bool on_comment_part(boost::json::string_view, boost::json::error_code&) { return true; }
+  bool on_comment(boost::json::string_view, boost::json::error_code&) { return true; }
 
  private:
   struct Frame {
@@ -325,8 +340,8 @@ class PageHandler {
 }  // namespace
 
 core::Result<Page> ParsePage(std::string_view body) {
-  json::basic_parser<PageHandler> parser{json::parse_options{}};
-  json::error_code ec;
+  boost::json::basic_parser<PageHandler> parser{boost::json::parse_options{}};
+  boost::json::error_code ec;
   parser.write_some(false, body.data(), body.size(), ec);
   if (ec) return core::Unexpected(Unreadable("not JSON (" + ec.message() + ")"));
   PageHandler& h = parser.handler();
@@ -336,23 +351,19 @@ core::Result<Page> ParsePage(std::string_view body) {
 }
 
 std::string ErrorDetail(std::string_view body) {
-  json::error_code ec;
-  const json::value root = json::parse(body, ec);
+  auto root = ::json::Parse(body);
   std::string out;
-  if (!ec) {
-    if (root.is_string()) {
-      out = root.get_string();
-    } else if (root.is_object()) {
-      if (const json::value* d = Field(root.get_object(), "detail")) {
-        out = d->is_string() ? std::string(d->get_string()) : json::serialize(*d);
-      }
+  if (root && root->is_string()) {
+    out = root->get_string();
+  } else if (root && root->is_object()) {
+    if (const boost::json::value* d = root->get_object().if_contains("detail")) {
+      out = d->is_string() ? std::string(d->get_string()) : boost::json::serialize(*d);
     }
   }
   for (char& c : out) {
     if (c == '\n' || c == '\r') c = ' ';
   }
-  if (out.size() > 300) out = out.substr(0, 297) + "...";
-  return out;
+  return core::CutUtf8(std::move(out), 300);
 }
 
 std::string_view ReasonName(Reject reason) {

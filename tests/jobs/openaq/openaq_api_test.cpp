@@ -103,6 +103,29 @@ TEST_CASE("openaq api: locations, sensors and error bodies", "[openaq]") {
   CHECK_FALSE(ParsePage("not json"));
 }
 
+TEST_CASE("openaq api: a malformed location or sensor names the field", "[openaq]") {
+  auto no_id = ParseLocation(R"({"results":[{"id":1,"sensors":[{"parameter":{"name":"pm25"}}]}]})");
+  REQUIRE_FALSE(no_id);
+  CHECK(no_id.error().message ==
+        "unexpected answer from OpenAQ: results[0].sensors[0].id: missing");
+  CHECK(no_id.error().retryable);
+
+  auto bad_time = ParseSensors(
+      R"({"results":[{"id":7,"parameter":{"name":"o3"},"datetimeFirst":{"utc":"yesterday"}}]})");
+  REQUIRE_FALSE(bad_time);
+  CHECK_THAT(bad_time.error().message, Catch::Contains("results[0].datetimeFirst"));
+
+  auto no_sensors = ParseLocation(R"({"results":[{"id":1,"sensors":"none"}]})");
+  REQUIRE_FALSE(no_sensors);
+  CHECK_THAT(no_sensors.error().message, Catch::Contains("results[0].sensors: expected"));
+
+  auto not_found = ParseLocation(R"({"results":[]})");
+  REQUIRE_FALSE(not_found);
+  CHECK(not_found.error().kind == core::ErrorKind::kNotFound);
+  CHECK_FALSE(ParseLocation("{}"));
+  CHECK(ErrorDetail(R"({"detail":")" + std::string(400, 'x') + "\"}").size() == 303);
+}
+
 TEST_CASE("openaq api: validation rules", "[openaq]") {
   const ValueRange range{0, 100};
   ValidationContext vc;
