@@ -228,7 +228,9 @@ class InstalledLayoutTest(unittest.TestCase):
         script = r"""
 set -eu
 destdir=$1
-ip link set lo up
+# Loopback up (SIOCSIFFLAGS, IFF_UP|IFF_RUNNING) without needing iproute2.
+/usr/bin/python3 -c 'import fcntl, socket, struct
+fcntl.ioctl(socket.socket(), 0x8914, struct.pack("16sH14x", b"lo", 0x41))'
 mount -t tmpfs -o mode=0755 tmpfs /var/lib
 mkdir -m 0700 /var/lib/jobsd
 mount --bind "$destdir" "$destdir"
