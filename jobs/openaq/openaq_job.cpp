@@ -148,6 +148,8 @@ class OpenaqJob final : public scheduler::Job {
     const double fetched = metrics_->Value("fetched");
     const double invalid = metrics_->Value("invalid");
     metrics_->SetQuality(fetched > 0 ? (fetched - invalid) / fetched : 1.0);
+    // New or corrected rows are a change (what `after: {on: changed}` follows).
+    metrics_->SetChanged(metrics_->Value("inserted") + metrics_->Value("updated") > 0);
   }
 
   http::ClientRequest Get(const std::string& target) const {

@@ -124,4 +124,16 @@ std::string_view Name(Misfire value) {
   return "?";
 }
 
+std::string_view Name(ChainOn value) {
+  switch (value) {
+    case ChainOn::kSuccess:
+      return "success";
+    case ChainOn::kChanged:
+      return "changed";
+    case ChainOn::kFailure:
+      return "failure";
+  }
+  return "?";
+}
+
 }  // namespace config

@@ -146,6 +146,19 @@ struct S3Trigger {
 enum class Overlap { kSkip, kQueue, kAllow };  // when a run is due while one is running
 enum class Misfire { kRunOnce, kSkip };        // slots missed while the daemon was down
 
+// Which end of an upstream job's run starts a job that lists it in `after:`:
+// a success; a success that changed something (a run that never says, with
+// RunMetrics::SetChanged, counts as a change); or a failure for good (its
+// retries used up, or not retried).
+enum class ChainOn { kSuccess, kChanged, kFailure };
+
+// One entry of `after:`: `- extract` or `- {job: extract, on: changed}`.
+struct Upstream {
+  std::string job;
+  ChainOn on = ChainOn::kSuccess;
+  bool operator==(const Upstream&) const = default;
+};
+
 struct RetryPolicy {
   int max = 0;                                        // retries after the first attempt
   core::Duration backoff = std::chrono::seconds(30);  // before the first retry, doubling after each
@@ -171,7 +184,7 @@ struct JobConfig {
   Misfire misfire = Misfire::kRunOnce;
   core::Duration misfire_grace = std::chrono::hours(1);
   RetryPolicy retries;
-  std::vector<std::string> after;  // run when these jobs succeed
+  std::vector<Upstream> after;  // run when these jobs' runs end as each entry says
   bool enabled = true;
   std::optional<core::Duration> max_age;  // a success older than this makes the job stale
   std::optional<S3Trigger> on_s3;
@@ -234,5 +247,6 @@ std::string_view Name(Severity value);
 std::string_view Name(SmtpTls value);
 std::string_view Name(Overlap value);
 std::string_view Name(Misfire value);
+std::string_view Name(ChainOn value);
 
 }  // namespace config

@@ -16,6 +16,48 @@ T Pick(const std::optional<T>& own, const std::optional<T>& fallback, T builtin)
   return builtin;
 }
 
+// `after:` is a list whose items are a job name (run on its success) or
+// `{job: name, on: success | changed | failure}`. Each wrong item is
+// reported at its own position; any wrong item makes the list unread.
+std::optional<std::vector<Upstream>> ReadAfter(MapReader& reader) {
+  std::optional<YamlNode> node = reader.Node("after");
+  if (!node) return std::nullopt;
+  if (node->IsNull()) return std::vector<Upstream>{};
+  const std::string where = JoinPath(reader.path(), "after");
+  if (!node->IsSequence()) {
+    reader.Report("after", "expected a list of job names, got " + Describe(*node));
+    return std::nullopt;
+  }
+  std::vector<Upstream> out;
+  bool ok = true;
+  std::size_t index = 0;
+  for (const YamlNode& item : *node) {
+    const std::string path = where + "[" + std::to_string(index++) + "]";
+    if (item.IsScalar()) {
+      out.push_back(Upstream{item.Scalar(), ChainOn::kSuccess});
+      continue;
+    }
+    if (!item.IsMap()) {
+      ok = false;
+      reader.ReportAt(item, path, "expected a job name or {job, on}, got " + Describe(item));
+      continue;
+    }
+    MapReader entry(item, path, reader.source());
+    std::optional<std::string> job = entry.String("job", Need::kRequired);
+    std::optional<ChainOn> on = entry.Enum<ChainOn>("on", {{"success", ChainOn::kSuccess},
+                                                           {"changed", ChainOn::kChanged},
+                                                           {"failure", ChainOn::kFailure}});
+    entry.Finish();
+    if (!job) {
+      ok = false;
+      continue;
+    }
+    out.push_back(Upstream{std::move(*job), on.value_or(ChainOn::kSuccess)});
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
 void RequirePositive(MapReader& reader, std::string_view key,
                      const std::optional<core::Duration>& value) {
   if (value && *value <= core::Duration::zero()) {
@@ -89,7 +131,7 @@ JobReader::Fields JobReader::ReadFields(MapReader& reader) {
     }
     retries->Finish();
   }
-  if ((out.after = reader.StringList("after"))) out.after_node = *reader.Node("after");
+  if ((out.after = ReadAfter(reader))) out.after_node = *reader.Node("after");
   out.enabled = reader.Bool("enabled");
   out.max_age = reader.Duration("max_age");
   RequirePositive(reader, "max_age", out.max_age);
@@ -198,7 +240,7 @@ std::optional<JobConfig> JobReader::ReadJob(MapReader& reader, const AlertRules&
   JobLinks links;
   links.job = jobs_read_;
   links.name = job.name;
-  links.after = job.after;
+  for (const Upstream& upstream : job.after) links.after.push_back(upstream.job);
   links.inherited = !own.after;
   const YamlNode& after_node = own.after ? own.after_node : defaults_.after_node;
   links.after_mark = after_node.Mark();

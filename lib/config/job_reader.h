@@ -61,7 +61,7 @@ class JobReader {
     std::optional<int> retries_max;
     std::optional<core::Duration> backoff;
     std::optional<core::Duration> max_backoff;
-    std::optional<std::vector<std::string>> after;
+    std::optional<std::vector<Upstream>> after;
     YamlNode after_node;
     std::optional<bool> enabled;
     std::optional<core::Duration> max_age;

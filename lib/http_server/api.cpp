@@ -384,8 +384,18 @@ void Api::Job(const std::string& name, const Respond& respond) const {
   json.Key("timeout").String(core::FormatDuration(job->timeout));
   json.Key("overlap").String(config::Name(job->overlap));
   json.Key("retries").Int(job->retries.max);
+  // `after` stays the upstream names; `after_on` adds the end of their runs
+  // that starts this job.
   json.Key("after").BeginArray();
-  for (const auto& upstream : job->after) json.String(upstream);
+  for (const config::Upstream& upstream : job->after) json.String(upstream.job);
+  json.EndArray();
+  json.Key("after_on").BeginArray();
+  for (const config::Upstream& upstream : job->after) {
+    json.BeginObject();
+    json.Key("job").String(upstream.job);
+    json.Key("on").String(config::Name(upstream.on));
+    json.EndObject();
+  }
   json.EndArray();
   respond(Json(200, json.Finish()));
 }

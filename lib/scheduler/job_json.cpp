@@ -10,7 +10,11 @@ std::string ScheduleText(const config::JobConfig& job) {
     text = job.schedule->Describe();
   } else if (!job.after.empty()) {
     text = "after";
-    for (const auto& upstream : job.after) text += " " + upstream;
+    for (const config::Upstream& upstream : job.after) {
+      text += " " + upstream.job;
+      if (upstream.on != config::ChainOn::kSuccess)
+        text += " (" + std::string(Name(upstream.on)) + ")";
+    }
   } else {
     text = "manual";
   }

@@ -50,7 +50,8 @@ struct JobState {
   // Loop thread, set at Start and at every Apply: the job in the config in
   // force (null once removed), and the enabled jobs that run `after:` it.
   const config::JobConfig* job = nullptr;
-  std::vector<std::string> downstream;
+  // The jobs whose `after:` lists this one, each with the end that starts it.
+  std::vector<std::pair<std::string, config::ChainOn>> downstream;
   std::uint32_t number = 0;  // RunReport::job_number
 
   int running = 0;
@@ -405,10 +406,11 @@ void Scheduler::Impl::Finished(ActiveRun& run) {
     // or a bad argument (the job's Error says which).
     const bool failed =
         outcome.status == store::RunStatus::kFailed || outcome.status == store::RunStatus::kTimeout;
-    if (job && failed && run.firing.attempt <= job->retries.max && !outcome.retryable) {
+    const bool retries_left = job && failed && run.firing.attempt <= job->retries.max;
+    if (retries_left && !outcome.retryable) {
       spdlog::info("job={} run={} not retried: the failure is not one that may pass", job->name,
                    run.id);
-    } else if (job && failed && run.firing.attempt <= job->retries.max) {
+    } else if (retries_left) {
       const core::Duration delay = RetryDelay(job->retries, run.firing.attempt, random);
       Firing retry{job->name, store::Trigger::kRetry, run.firing.scheduled_at,
                    run.firing.attempt + 1};
@@ -417,9 +419,15 @@ void Scheduler::Impl::Finished(ActiveRun& run) {
       plan.Add(std::move(retry), clock.Now() + delay);
       Arm();
     }
-    if (job && outcome.status == store::RunStatus::kOk) {
-      for (const std::string& next : state.downstream) {
-        Dispatch(Firing{next, store::Trigger::kChain, clock.Now(), 1});
+    if (job) {
+      const bool ok = outcome.status == store::RunStatus::kOk;
+      const bool changed = ok && outcome.metrics.changed().value_or(true);
+      const bool failed_for_good = failed && !(retries_left && outcome.retryable);
+      for (const auto& [next, on] : state.downstream) {
+        const bool starts = on == config::ChainOn::kSuccess   ? ok
+                            : on == config::ChainOn::kChanged ? changed
+                                                              : failed_for_good;
+        if (starts) Dispatch(Firing{next, store::Trigger::kChain, clock.Now(), 1});
       }
     }
     if (job && !state.queued.empty() && state.running == 0) {
@@ -447,7 +455,9 @@ void Scheduler::Impl::FollowConfig() {
   for (const config::JobConfig& job : config->jobs) StateOf(job.name).job = &job;
   for (const config::JobConfig& job : config->jobs) {
     if (!job.enabled) continue;
-    for (const std::string& upstream : job.after) StateOf(upstream).downstream.push_back(job.name);
+    for (const config::Upstream& upstream : job.after) {
+      StateOf(upstream.job).downstream.emplace_back(job.name, upstream.on);
+    }
   }
 }
 

@@ -117,8 +117,8 @@ TEST_CASE("fuzz corpus replay: config files", "[fuzz][config]") {
       CHECK(names.insert(job.name).second);
       CHECK(result.config->FindJob(job.name) == &job);
       CHECK_FALSE((job.cron && job.every));
-      for (const std::string& upstream : job.after) {
-        CHECK(result.config->FindJob(upstream) != nullptr);
+      for (const config::Upstream& upstream : job.after) {
+        CHECK(result.config->FindJob(upstream.job) != nullptr);
       }
     }
   }

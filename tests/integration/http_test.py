@@ -244,6 +244,35 @@ class EndpointTest(HttpCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("on_s3.bukket", r.stdout + r.stderr)
 
+    def test_after_on_changed_and_on_failure(self):
+        """A run that says nothing about changes counts as a change: `on: changed`
+        follows it, `on: failure` does not; the API shows each link's condition."""
+        self.start_daemon("""\
+  - name: pull
+    type: command
+    with: {command: [/bin/true]}
+  - name: train
+    type: sleep
+    after: [{job: pull, on: changed}]
+    with: {duration: 0s}
+  - name: page-someone
+    type: sleep
+    after: [{job: pull, on: failure}]
+    with: {duration: 0s}
+""")
+        status, train = self.http.get("/api/jobs/train")
+        self.assertEqual(status, 200)
+        self.assertEqual(train["after"], ["pull"])
+        self.assertEqual(train["after_on"], [{"job": "pull", "on": "changed"}])
+        self.assertEqual(train["schedule"], "after pull (changed)")
+        right = {"Authorization": "Bearer " + TOKEN}
+        self.assertEqual(self.http.json("POST", "/api/jobs/pull/run", headers=right)[0], 202)
+        run = wait_until(lambda: next((r for r in self.http.get("/api/jobs/train/runs")[1]
+                                       if r["status"] != "running"), None),
+                         6, what="train to run after pull")
+        self.assertEqual((run["trigger"], run["status"]), ("chain", "ok"))
+        self.assertEqual(self.http.get("/api/jobs/page-someone/runs")[1], [])
+
     def test_post_endpoints_are_off_without_a_token(self):
         d = self.start_daemon(SIMPLE_JOBS, token=False)
         d.wait_log(r"no http.token is set, so the POST endpoints .* are off", 3)

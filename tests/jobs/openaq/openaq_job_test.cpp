@@ -188,7 +188,9 @@ TEST_CASE("openaq job: without a database key, the database sits beside the stat
   Harness h(20);
   h.settings.database.clear();
   h.settings.legacy_database = h.folder.path() / "config" / "openaq-aq.db";
-  REQUIRE(h.Run());
+  const auto first = h.Run();
+  REQUIRE(first);
+  CHECK(first.Metric("changed") == 1);
   CHECK(std::filesystem::exists(h.folder.path() / "state" / "openaq-aq.db"));
   CHECK_FALSE(std::filesystem::exists(h.settings.legacy_database));
 
@@ -198,6 +200,7 @@ TEST_CASE("openaq job: without a database key, the database sits beside the stat
   const auto again = h.Run();
   REQUIRE(again);
   CHECK(again.Metric("inserted") == 0);  // the history is there: nothing new
+  CHECK(again.Metric("changed") == 0);
   CHECK_FALSE(std::filesystem::exists(h.folder.path() / "state" / "openaq-aq.db"));
 }
 

@@ -166,7 +166,7 @@ TEST_CASE("the documented example config loads", "[config]") {
   const JobConfig& report = config.jobs[1];
   CHECK(report.cron == "0 3 * * *");
   CHECK(report.timeout == 30min);  // from defaults
-  CHECK(report.after == std::vector<std::string>{"openaq"});
+  CHECK(report.after == std::vector<config::Upstream>{{"openaq", config::ChainOn::kSuccess}});
   REQUIRE(report.schedule);
   CHECK(report.schedule->is_cron());
   CHECK(report.schedule->zone() != nullptr);

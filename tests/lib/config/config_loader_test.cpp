@@ -117,12 +117,19 @@ const Case kCases[] = {
      "cfg.yaml:2:20: max_parallel_runs: expected an integer between 0 and 10000, got 'many'\n"
      "cfg.yaml:6:14: jobs.a.enabled: expected true or false, got 'yes'\n"
      "cfg.yaml:7:14: jobs.a.retries: expected a mapping, got '3'\n"
-     "cfg.yaml:8:12: jobs.a.after: expected a list of strings, got 'b'\n"
+     "cfg.yaml:8:12: jobs.a.after: expected a list of job names, got 'b'\n"
      "cfg.yaml:9:14: jobs.a.overlap: expected one of skip, queue, allow, got 'sometimes'\n"},
     {"a list where a string belongs",
      "jobs:\n  - name: a\n    type: [sleep]\n    after: [[b]]\n    with: {duration: 1s}\n",
      "cfg.yaml:3:11: jobs.a.type: expected a string, got a list\n"
-     "cfg.yaml:4:13: jobs.a.after[0]: expected a string, got a list\n"},
+     "cfg.yaml:4:13: jobs.a.after[0]: expected a job name or {job, on}, got a list\n"},
+    {"a chain condition that is no end of a run",
+     "jobs:\n  - name: b\n    type: sleep\n    with: {duration: 1s}\n"
+     "  - name: a\n    type: sleep\n    with: {duration: 1s}\n"
+     "    after: [{job: b, on: changes}, {on: success}, {job: b, when: x}]\n",
+     "cfg.yaml:8:25: jobs.a.after[0].on: expected one of success, changed, failure, got 'changes'\n"
+     "cfg.yaml:8:39: jobs.a.after[1]: missing required key 'job'\n"
+     "cfg.yaml:8:60: jobs.a.after[2]: unknown key 'when'\n"},
     {"key without a value",
      "jobs:\n  - name: a\n    type: sleep\n    timeout:\n    with: {duration: 1s}\n",
      "cfg.yaml:4:5: jobs.a.timeout: expected a duration like 30s or 1h30m, got nothing\n"},

@@ -22,6 +22,8 @@ using store::Trigger;
 struct Script {
   core::Duration sleep{};
   int failures = 0;
+  std::optional<bool> changed =
+      std::nullopt;  // what the run reports with SetChanged; nothing when unset
   std::shared_ptr<std::atomic<int>> runs = std::make_shared<std::atomic<int>>(0);
 };
 
@@ -36,6 +38,7 @@ class ScriptedJob final : public scheduler::Job {
     if (n <= script_.failures) {
       return core::Unexpected(core::Error{core::ErrorKind::kUpstream, "planned failure", true});
     }
+    if (script_.changed) ctx.metrics().SetChanged(*script_.changed);
     return {};
   }
 
@@ -260,7 +263,7 @@ TEST_CASE("scheduler retries a failing run at its backoff, then chains on succes
   auto flaky = Job("flaky", Script{0s, 2});
   flaky.retries = config::RetryPolicy{3, 30s, 10min};
   auto next = Job("next", Script{});
-  next.after = {"flaky"};
+  next.after = {{"flaky"}};
   const auto runs = flaky.Settings<Script>()->runs;
   Harness h({flaky, next});
   // The delays the scheduler draws, from the same seed.
@@ -296,7 +299,7 @@ TEST_CASE("scheduler gives up after the last retry and does not chain", "[schedu
   auto broken = Job("broken", Script{0s, 100});
   broken.retries = config::RetryPolicy{1, 30s, 30s};
   auto next = Job("next", Script{});
-  next.after = {"broken"};
+  next.after = {{"broken"}};
   const auto runs = broken.Settings<Script>()->runs;
   Harness h({broken, next});
   std::mt19937_64 same(Harness::kSeed);
@@ -312,6 +315,49 @@ TEST_CASE("scheduler gives up after the last retry and does not chain", "[schedu
   CHECK(*runs == 2);
   CHECK(Summary(h.Runs()) == "broken:manual:failed:1 broken:retry:failed:2 ");
   CHECK(h.sched->StatusOf("broken")->consecutive_failures == 2);
+}
+
+TEST_CASE("after: on changed follows only a run that changed something", "[scheduler]") {
+  auto same = Job("same", Script{0s, 0, false});
+  auto fresh = Job("fresh", Script{0s, 0, true});
+  auto silent = Job("silent", Script{});  // says nothing: taken as a change
+  auto train_same = Job("train-same", Script{});
+  train_same.after = {{"same", config::ChainOn::kChanged}};
+  auto train_fresh = Job("train-fresh", Script{});
+  train_fresh.after = {{"fresh", config::ChainOn::kChanged}};
+  auto train_silent = Job("train-silent", Script{});
+  train_silent.after = {{"silent", config::ChainOn::kChanged}};
+  auto report = Job("report", Script{});
+  report.after = {{"same", config::ChainOn::kSuccess}};
+  Harness h({same, fresh, silent, train_same, train_fresh, train_silent, report});
+
+  REQUIRE(h.sched->RunNow("same"));
+  h.Settle();
+  REQUIRE(h.sched->RunNow("fresh"));
+  h.Settle();
+  REQUIRE(h.sched->RunNow("silent"));
+  h.Settle();
+  h.Step(1s);
+  CHECK(Summary(h.Runs()) ==
+        "same:manual:ok:1 report:chain:ok:1 fresh:manual:ok:1 train-fresh:chain:ok:1 "
+        "silent:manual:ok:1 train-silent:chain:ok:1 ");
+}
+
+TEST_CASE("after: on failure follows a failure for good, not one that is retried", "[scheduler]") {
+  auto broken = Job("broken", Script{0s, 100});
+  broken.retries = config::RetryPolicy{1, 30s, 30s};
+  auto cleanup = Job("cleanup", Script{});
+  cleanup.after = {{"broken", config::ChainOn::kFailure}};
+  const auto runs = broken.Settings<Script>()->runs;
+  Harness h({broken, cleanup});
+  std::mt19937_64 same(Harness::kSeed);
+  const core::Duration first = scheduler::RetryDelay(broken.retries, 1, same);
+  REQUIRE(h.sched->RunNow("broken"));
+  h.Settle();
+  CHECK(Summary(h.Runs()) == "broken:manual:failed:1 ");  // a retry is due: no cleanup yet
+  h.ExpectRunAt(h.reports[0].seen_at + first, *runs, 1);
+  h.Step(5min);
+  CHECK(Summary(h.Runs()) == "broken:manual:failed:1 broken:retry:failed:2 cleanup:chain:ok:1 ");
 }
 
 TEST_CASE("overlap skip records a skipped run; queue runs it afterwards", "[scheduler]") {
