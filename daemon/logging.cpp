@@ -26,34 +26,21 @@ spdlog::level::level_enum ToSpdlog(config::LogLevel level) {
   return spdlog::level::info;
 }
 
-// %j: the message as a JSON string, so a quote, a newline or a byte that is
-// not UTF-8 in a job's output cannot break the line's JSON.
-class JsonMessage final : public spdlog::custom_flag_formatter {
+// A pattern flag that writes the message through `Render`. A job's output
+// is logged line by line and may carry quotes, escape sequences, NULs or
+// bytes that are not UTF-8: %j (core::JsonQuote) keeps a JSON line valid
+// JSON, %q (core::EscapeForTerminal) shows them escaped on a terminal or in
+// journald, on one line, instead of obeyed (core/utf8.h).
+template <std::string (*Render)(std::string_view)>
+class RenderedMessage final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    const std::string quoted =
-        core::JsonQuote(std::string_view(msg.payload.data(), msg.payload.size()));
-    dest.append(quoted.data(), quoted.data() + quoted.size());
-  }
-  std::unique_ptr<custom_flag_formatter> clone() const override {
-    return std::make_unique<JsonMessage>();
-  }
-};
-
-// %q: the message for a terminal or journald, on one line: a job's output
-// logged line by line may carry escape sequences, NULs or bytes that are not
-// UTF-8, and they are shown escaped, not obeyed (core/utf8.h).
-class TerminalMessage final : public spdlog::custom_flag_formatter {
- public:
-  void format(const spdlog::details::log_msg& msg, const std::tm&,
-              spdlog::memory_buf_t& dest) override {
-    const std::string shown =
-        core::EscapeForTerminal(std::string_view(msg.payload.data(), msg.payload.size()));
+    const std::string shown = Render(std::string_view(msg.payload.data(), msg.payload.size()));
     dest.append(shown.data(), shown.data() + shown.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
-    return std::make_unique<TerminalMessage>();
+    return std::make_unique<RenderedMessage>();
   }
 };
 
@@ -64,10 +51,11 @@ void SetUpLogging(config::LogFormat format, config::LogLevel level) {
       std::make_shared<spdlog::logger>("jobsd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
   if (format == config::LogFormat::kJson) {
-    formatter->add_flag<JsonMessage>('j').set_pattern(
+    formatter->add_flag<RenderedMessage<core::JsonQuote>>('j').set_pattern(
         R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","message":%j})");
   } else {
-    formatter->add_flag<TerminalMessage>('q').set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %-5l %q");
+    formatter->add_flag<RenderedMessage<core::EscapeForTerminal>>('q').set_pattern(
+        "%Y-%m-%dT%H:%M:%S.%fZ %-5l %q");
   }
   logger->set_formatter(std::move(formatter));
   logger->set_level(ToSpdlog(level));

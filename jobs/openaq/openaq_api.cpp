@@ -56,10 +56,12 @@ core::Result<std::optional<std::int64_t>> UtcOf(const ::json::Field& object, std
   auto when = object.Optional<::json::Field>(key);
   if (!when) return core::Unexpected(when.error());
   if (!*when) return std::optional<std::int64_t>();
-  auto utc = (*when)->Required<std::string_view>("utc");
+  auto utc = (*when)->Required<::json::Field>("utc");
   if (!utc) return core::Unexpected(utc.error());
-  const auto seconds = ParseUtcSeconds(*utc);
-  if (!seconds) return core::Unexpected((*when)->Problem("utc: not an ISO 8601 time with offset"));
+  auto text = utc->As<std::string_view>();
+  if (!text) return core::Unexpected(text.error());
+  const auto seconds = ParseUtcSeconds(*text);
+  if (!seconds) return core::Unexpected(utc->Problem("not an ISO 8601 time with offset"));
   return std::optional<std::int64_t>(*seconds);
 }
 

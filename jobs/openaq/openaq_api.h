@@ -68,7 +68,8 @@ core::Result<std::vector<SensorInfo>> ParseSensors(std::string_view body);
 core::Result<Page> ParsePage(std::string_view body);
 
 // The message OpenAQ put in an error body: "detail", or the bare string of a
-// 422; empty when there is none. Shortened to 300 characters.
+// 422; empty when there is none. Cut after 300 bytes, on a character
+// boundary, with "..." (core::CutUtf8).
 std::string ErrorDetail(std::string_view body);
 
 // Why a record is rejected; names are the metric suffixes (invalid_<reason>).

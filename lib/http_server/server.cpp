@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 
 #include "core/json_writer.h"
+#include "crypto/hex.h"
 
 namespace http {
 
@@ -32,13 +33,6 @@ constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 // millisecond).
 constexpr std::size_t kWriteChunk = 64 * 1024;
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 std::string FormDecode(std::string_view text) {
@@ -47,13 +41,17 @@ std::string FormDecode(std::string_view text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '+') {
       out += ' ';
-    } else if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
-               HexValue(text[i + 2]) >= 0) {
-      out += static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2]));
-      i += 2;
-    } else {
-      out += text[i];
+      continue;
     }
+    // A '%' not followed by two hex digits stays as it is.
+    if (text[i] == '%' && i + 2 < text.size()) {
+      if (const auto byte = crypto::FromHex(text.substr(i + 1, 2))) {
+        out += *byte;
+        i += 2;
+        continue;
+      }
+    }
+    out += text[i];
   }
   return out;
 }

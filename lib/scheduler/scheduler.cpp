@@ -407,10 +407,11 @@ void Scheduler::Impl::Finished(ActiveRun& run) {
     const bool failed =
         outcome.status == store::RunStatus::kFailed || outcome.status == store::RunStatus::kTimeout;
     const bool retries_left = job && failed && run.firing.attempt <= job->retries.max;
-    if (retries_left && !outcome.retryable) {
+    const bool retried = retries_left && outcome.retryable;
+    if (retries_left && !retried) {
       spdlog::info("job={} run={} not retried: the failure is not one that may pass", job->name,
                    run.id);
-    } else if (retries_left) {
+    } else if (retried) {
       const core::Duration delay = RetryDelay(job->retries, run.firing.attempt, random);
       Firing retry{job->name, store::Trigger::kRetry, run.firing.scheduled_at,
                    run.firing.attempt + 1};
@@ -422,7 +423,7 @@ void Scheduler::Impl::Finished(ActiveRun& run) {
     if (job) {
       const bool ok = outcome.status == store::RunStatus::kOk;
       const bool changed = ok && outcome.metrics.changed().value_or(true);
-      const bool failed_for_good = failed && !(retries_left && outcome.retryable);
+      const bool failed_for_good = failed && !retried;
       for (const auto& [next, on] : state.downstream) {
         const bool starts = on == config::ChainOn::kSuccess   ? ok
                             : on == config::ChainOn::kChanged ? changed

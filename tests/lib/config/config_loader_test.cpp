@@ -127,9 +127,9 @@ const Case kCases[] = {
      "jobs:\n  - name: b\n    type: sleep\n    with: {duration: 1s}\n"
      "  - name: a\n    type: sleep\n    with: {duration: 1s}\n"
      "    after: [{job: b, on: changes}, {on: success}, {job: b, when: x}]\n",
-     "cfg.yaml:8:25: jobs.a.after[0].on: expected one of success, changed, failure, got 'changes'\n"
-     "cfg.yaml:8:39: jobs.a.after[1]: missing required key 'job'\n"
-     "cfg.yaml:8:60: jobs.a.after[2]: unknown key 'when'\n"},
+     "cfg.yaml:8:26: jobs.a.after[0].on: expected one of success, changed, failure, got 'changes'\n"
+     "cfg.yaml:8:36: jobs.a.after[1]: missing required key 'job'\n"
+     "cfg.yaml:8:60: jobs.a.after[2].when: unknown key 'when'\n"},
     {"key without a value",
      "jobs:\n  - name: a\n    type: sleep\n    timeout:\n    with: {duration: 1s}\n",
      "cfg.yaml:4:5: jobs.a.timeout: expected a duration like 30s or 1h30m, got nothing\n"},
@@ -248,6 +248,27 @@ TEST_CASE("a config with errors yields no Config", "[config]") {
   REQUIRE(result.diagnostics.size() == 1);
   CHECK(result.diagnostics[0] ==
         Diagnostic{"cfg.yaml", 2, 5, "jobs.a.with", "missing required key 'duration'"});
+}
+
+TEST_CASE("after: names and {job, on} entries, defaults and all", "[config]") {
+  const LoadResult result = Load(
+      "defaults: {after: [base]}\n"
+      "jobs:\n"
+      "  - {name: base, type: sleep, after: [], with: {duration: 1s}}\n"
+      "  - {name: pull, type: sleep, with: {duration: 1s}}\n"
+      "  - name: train\n    type: sleep\n    with: {duration: 1s}\n"
+      "    after: [pull, {job: base, on: changed}, {job: pull, on: failure}, {job: base}]\n");
+  INFO((result.diagnostics.empty() ? "" : result.diagnostics[0].message));
+  REQUIRE(result.ok());
+  const JobConfig* pull = result.config->FindJob("pull");
+  const JobConfig* train = result.config->FindJob("train");
+  REQUIRE(pull);
+  REQUIRE(train);
+  CHECK(pull->after == std::vector<Upstream>{{"base", ChainOn::kSuccess}});  // from defaults
+  CHECK(train->after == std::vector<Upstream>{{"pull", ChainOn::kSuccess},
+                                              {"base", ChainOn::kChanged},
+                                              {"pull", ChainOn::kFailure},
+                                              {"base", ChainOn::kSuccess}});
 }
 
 }  // namespace

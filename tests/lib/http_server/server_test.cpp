@@ -145,6 +145,16 @@ std::string Body(const std::string& response) {
 
 }  // namespace
 
+TEST_CASE("server: form decoding of query strings, bad escapes kept as written", "[http][server]") {
+  CHECK(http::FormDecode("a+b%20c%2Fd%2f") == "a b c/d/");
+  CHECK(http::FormDecode("%e2%82%AC") == "\xe2\x82\xac");
+  CHECK(http::FormDecode("100%") == "100%");
+  CHECK(http::FormDecode("%4") == "%4");
+  CHECK(http::FormDecode("%zz%4g%") == "%zz%4g%");
+  CHECK(http::FormDecode("%%41") == "%A");
+  CHECK(http::FormDecode("") == "");
+}
+
 TEST_CASE("server: keep-alive answers several requests on one connection", "[http][server]") {
   TestServer server;
   Client client(server.port());
