@@ -74,8 +74,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!names.insert(job.name).second) __builtin_trap();  // names are unique
     if (result.config->FindJob(job.name) != &job) __builtin_trap();
     if (job.cron && job.every) __builtin_trap();  // at most one schedule
-    for (const std::string& upstream : job.after) {
-      if (result.config->FindJob(upstream) == nullptr) __builtin_trap();
+    for (const config::Upstream& upstream : job.after) {
+      if (result.config->FindJob(upstream.job) == nullptr) __builtin_trap();
     }
   }
   return 0;

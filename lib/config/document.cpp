@@ -1,5 +1,6 @@
 #include "config/document.h"
 
+#include <cstddef>
 #include <sstream>
 #include <string_view>
 #include <unordered_map>
@@ -251,12 +252,32 @@ void CheckSingleDocument(YAML::Parser& parser, const DocumentCounter::Document& 
 // reads the text instead, on any syntax error (whose wording and position
 // users and tests know from yaml-cpp), on an empty node (yaml-cpp places it
 // at the next token, libyaml at the end of the previous one), on an alias it
-// cannot resolve and on deep nesting (which yaml-cpp refuses).
+// cannot resolve and on deep nesting (which yaml-cpp refuses). Anchor and
+// alias names differ too: libyaml ends one at the first character outside
+// [0-9A-Za-z_-] (`&x:y` is anchor x on the scalar ":y"), yaml-cpp, as YAML
+// 1.2 says, only at a blank or a flow indicator (anchor "x:y"); a text with
+// such a name is left to yaml-cpp.
 bool LibyamlMayRead(const std::string& text) {
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
+  const auto ends_token = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == ',' || c == '[' || c == ']' || c == '{' ||
+           c == '}';
+  };
+  const auto in_libyaml_name = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' ||
+           c == '-';
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
     if (byte >= 0x7f || (byte < 0x20 && byte != '\n' && byte != '\t') || byte == '?') {
       return false;
+    }
+    // An anchor or alias starts a token: at the start of a line or after a
+    // blank or a flow indicator. Inside quotes this refuses more than it
+    // needs to, which costs only speed.
+    if ((byte == '&' || byte == '*') && (i == 0 || ends_token(text[i - 1]))) {
+      std::size_t end = i + 1;
+      while (end < text.size() && in_libyaml_name(text[end])) ++end;
+      if (end < text.size() && !ends_token(text[end])) return false;
     }
   }
   return true;

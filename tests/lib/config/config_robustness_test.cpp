@@ -195,6 +195,15 @@ std::vector<std::string> ParserCorpus() {
       "a: &x\n  b: c\nd: *x\n",
       "- &x\n  - a\n- *x\n",
       "a: !<tag:x> b\n",
+      // Anchor and alias names: libyaml ends one at the first character
+      // outside [0-9A-Za-z_-], yaml-cpp only at a blank or a flow indicator.
+      "&hesmtp://h:25eor",
+      "a: &x:y\n",
+      "a: !t &x:y z\n",
+      "a: &x b\n*x: d\n",
+      "a: &x b\nc: {*x: d}\n",
+      "--- a\n--- &x:y\n",
+      "a: &x-y_0 b\nc: [*x-y_0, {d: *x-y_0}]\n",
       "%TAG ! tag:x,2000:\n---\na: !b c\n",
       "jobs:\n  - name: a\n    type: sleep\n    with:\n      duration: 1s\n  - name: b\n",
   };
