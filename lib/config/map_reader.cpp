@@ -241,7 +241,8 @@ std::optional<core::Duration> MapReader::Duration(std::string_view key, Need nee
   core::Result<core::Duration> value = core::ParseDuration(*text);
   if (!value) {
     std::string message = "expected " + std::string(kWhat) + ", got " + Quote(*text);
-    if (ParseInt(*text)) message += " (a number needs a unit: ms s m h d)";
+    if (ParseInt(*text))
+      message += " (a number needs a unit: " + std::string(core::kDurationUnits) + ")";
     ReportValue(*entry, JoinPath(path_, entry->key), std::move(message));
     return std::nullopt;
   }

@@ -59,8 +59,8 @@ Result<Duration> ParseDuration(std::string_view text) {
       }
     }
     if (unit == nullptr) {
-      return Unexpected(
-          InvalidArgument("bad duration " + quoted + ": a number needs a unit (us ms s m h d w)"));
+      return Unexpected(InvalidArgument(
+          fmt::format("bad duration {}: a number needs a unit ({})", quoted, kDurationUnits)));
     }
     rest.remove_prefix(unit->name.size());
     if (number > std::numeric_limits<std::int64_t>::max() / unit->size.count() ||

@@ -20,6 +20,8 @@ using TimePoint = std::chrono::time_point<std::chrono::system_clock, Duration>;
 // "500ms", "30s", "5m", "2h", "1d", "1h30m", "1d12h". Units: us ms s m h d w.
 // A bare number is refused: a duration always carries its unit.
 Result<Duration> ParseDuration(std::string_view text);
+// The units ParseDuration reads, for error messages.
+inline constexpr std::string_view kDurationUnits = "us ms s m h d w";
 
 // The shortest text that ParseDuration reads back to the same value ("1h30m").
 std::string FormatDuration(Duration d);

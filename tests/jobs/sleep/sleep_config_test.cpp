@@ -33,7 +33,7 @@ TEST_CASE("sleep: with: problems", "[config]") {
   CHECK(config::testing::Problems(
             "jobs:\n  - {name: a, type: sleep, with: {duration: 2, result: maybe, x: 1}}\n") ==
         "cfg.yaml:2:45: jobs.a.with.duration: expected a duration like 30s or 1h30m, got '2' (a "
-        "number needs a unit: ms s m h d)\n"
+        "number needs a unit: us ms s m h d w)\n"
         "cfg.yaml:2:56: jobs.a.with.result: expected one of ok, failed, got 'maybe'\n"
         "cfg.yaml:2:63: jobs.a.with.x: unknown key 'x'\n");
 }

@@ -93,7 +93,7 @@ const Case kCases[] = {
      "shutdown_grace: soon\njobs:\n  - {name: a, type: sleep, timeout: 30, with: {duration: 1s}}\n",
      "cfg.yaml:1:17: shutdown_grace: expected a duration like 30s or 1h30m, got 'soon'\n"
      "cfg.yaml:3:37: jobs.a.timeout: expected a duration like 30s or 1h30m, got '30' (a number "
-     "needs a unit: ms s m h d)\n"},
+     "needs a unit: us ms s m h d w)\n"},
     {"zero interval", "jobs:\n  - {name: a, type: sleep, every: 0s, with: {duration: 1s}}\n",
      "cfg.yaml:2:35: jobs.a.every: expected a duration greater than 0, got '0s'\n"},
     {"bad cron",
