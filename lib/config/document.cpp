@@ -4,6 +4,7 @@
 #include <sstream>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <yaml.h>
 
@@ -252,11 +253,12 @@ void CheckSingleDocument(YAML::Parser& parser, const DocumentCounter::Document& 
 // reads the text instead, on any syntax error (whose wording and position
 // users and tests know from yaml-cpp), on an empty node (yaml-cpp places it
 // at the next token, libyaml at the end of the previous one), on an alias it
-// cannot resolve and on deep nesting (which yaml-cpp refuses). Anchor and
+// cannot resolve (in any document) and on deep nesting (which yaml-cpp refuses). Anchor and
 // alias names differ too: libyaml ends one at the first character outside
 // [0-9A-Za-z_-] (`&x:y` is anchor x on the scalar ":y"), yaml-cpp, as YAML
 // 1.2 says, only at a blank or a flow indicator (anchor "x:y"); a text with
-// such a name is left to yaml-cpp.
+// such a name is left to yaml-cpp. So is a tag with more than two '!'
+// (`!!!s`, `!!s!x`): yaml-cpp refuses it, libyaml reads a handle and a suffix.
 bool LibyamlMayRead(const std::string& text) {
   const auto ends_token = [](char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == ',' || c == '[' || c == ']' || c == '{' ||
@@ -278,6 +280,13 @@ bool LibyamlMayRead(const std::string& text) {
       std::size_t end = i + 1;
       while (end < text.size() && in_libyaml_name(text[end])) ++end;
       if (end < text.size() && !ends_token(text[end])) return false;
+    }
+    if (byte == '!' && (i == 0 || ends_token(text[i - 1])) && text.compare(i, 2, "!<") != 0) {
+      int marks = 0;
+      for (std::size_t end = i; end < text.size() && !ends_token(text[end]); ++end) {
+        if (text[end] == '!') ++marks;
+      }
+      if (marks > 2) return false;
     }
   }
   return true;
@@ -321,6 +330,12 @@ bool ReadWithLibyaml(const std::string& text, YamlTreeBuilder& builder,
     anchors[reinterpret_cast<const char*>(name)] = ++last_anchor;
     return last_anchor;
   };
+  // Anchor names of a later document: yaml-cpp reports an alias there that
+  // names no anchor of its own document.
+  std::unordered_set<std::string> later_anchors;
+  const auto note_later = [&](const yaml_char_t* name) {
+    if (name != nullptr) later_anchors.insert(reinterpret_cast<const char*>(name));
+  };
   bool in_first = false;
   int depth = 0;
   while (true) {
@@ -342,6 +357,7 @@ bool ReadWithLibyaml(const std::string& text, YamlTreeBuilder& builder,
         documents.push_back({mark, true});
         in_first = documents.size() == 1;
         if (in_first) builder.OnDocumentStart(mark);
+        later_anchors.clear();
         break;
       case YAML_DOCUMENT_END_EVENT:
         if (in_first) documents.back().empty = builder.document_empty();
@@ -353,6 +369,7 @@ bool ReadWithLibyaml(const std::string& text, YamlTreeBuilder& builder,
         const bool null = IsNullScalar(event, value);
         if (!in_first) {
           if (!null) documents.back().empty = false;
+          note_later(event.data.scalar.anchor);
         } else if (value.empty() && event.data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
           return false;
         } else if (null) {
@@ -365,6 +382,9 @@ bool ReadWithLibyaml(const std::string& text, YamlTreeBuilder& builder,
       case YAML_ALIAS_EVENT:
         if (!in_first) {
           documents.back().empty = false;
+          if (!later_anchors.contains(reinterpret_cast<const char*>(event.data.alias.anchor))) {
+            return false;
+          }
         } else {
           const auto found = anchors.find(reinterpret_cast<const char*>(event.data.alias.anchor));
           if (found == anchors.end()) return false;
@@ -376,6 +396,8 @@ bool ReadWithLibyaml(const std::string& text, YamlTreeBuilder& builder,
         if (++depth > kMaxDepth) return false;
         if (!in_first) {
           documents.back().empty = false;
+          note_later(event.type == YAML_SEQUENCE_START_EVENT ? event.data.sequence_start.anchor
+                                                             : event.data.mapping_start.anchor);
           break;
         }
         const bool sequence = event.type == YAML_SEQUENCE_START_EVENT;

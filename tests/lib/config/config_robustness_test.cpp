@@ -205,6 +205,16 @@ std::vector<std::string> ParserCorpus() {
       "--- a\n--- &x:y\n",
       "a: &x-y_0 b\nc: [*x-y_0, {d: *x-y_0}]\n",
       "%TAG ! tag:x,2000:\n---\na: !b c\n",
+      // Tags: yaml-cpp refuses more than two '!' in one.
+      "a: !!!!s ok\n",
+      "a: !!s!x c\n",
+      "a: [!a!b c, !a! d, ! e, !<a!b> f]\n",
+      "a: !!\n",
+      // yaml-cpp resolves aliases in every document, each on its own anchors.
+      "a: &x b\n---\n*x\n",
+      "a\n---\n[&x b, *y]\n",
+      "a\n---\n- &x b\n- *x\n- &y [c]\n- *y\n",
+      "a\n---\nb\n--- *x\n",
       "jobs:\n  - name: a\n    type: sleep\n    with:\n      duration: 1s\n  - name: b\n",
   };
   for (const auto& file : std::filesystem::directory_iterator(
