@@ -153,11 +153,11 @@ class OpenaqJob final : public scheduler::Job {
   }
 
   http::ClientRequest Get(const std::string& target) const {
-    return http::ClientRequest{"GET",
-                               settings_.base_url + target,
-                               {{"X-API-Key", settings_.api_key}, {"Accept", "application/json"}},
-                               "",
-                               upstream_};
+    http::ClientRequest request;
+    request.url = settings_.base_url + target;
+    request.headers = {{"X-API-Key", settings_.api_key}, {"Accept", "application/json"}};
+    request.upstream = upstream_;
+    return request;
   }
 
   // The run-level meaning of an answer that is not 200; nullopt for 404

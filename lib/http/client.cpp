@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <random>
@@ -69,6 +70,74 @@ Steady::time_point ToSteady(core::TimePoint deadline) {
 core::Error MakeError(core::ErrorKind kind, std::string message, bool retryable) {
   return core::Error{kind, std::move(message), retryable};
 }
+
+// Where a request body comes from as it is sent: the request's string, or a
+// range of a file read in pieces. Open() starts over (each attempt sends the
+// whole body); Next() gives the following piece, empty once all is sent.
+// io thread only, like BodySink.
+class RequestBody {
+ public:
+  explicit RequestBody(const ClientRequest& request) : request_(request) {}
+  RequestBody(const RequestBody&) = delete;
+  RequestBody& operator=(const RequestBody&) = delete;
+
+  core::Result<void> Open() {
+    sent_ = 0;
+    if (!request_.body_file) {
+      size_ = request_.body.size();
+      return {};
+    }
+    const FileBody& body = *request_.body_file;
+    file_.close();
+    file_.clear();
+    file_.open(body.path, std::ios::binary);
+    std::error_code ec;
+    const std::uint64_t file_size = std::filesystem::file_size(body.path, ec);
+    if (!file_ || ec) return Fail("cannot open the request body " + body.path.string());
+    if (body.offset > file_size || (body.length && *body.length > file_size - body.offset)) {
+      return Fail("the request body range " + std::to_string(body.offset) + "+" +
+                  std::to_string(body.length.value_or(0)) + " is past the end of " +
+                  body.path.string() + " (" + std::to_string(file_size) + " bytes)");
+    }
+    size_ = body.length.value_or(file_size - body.offset);
+    file_.seekg(static_cast<std::streamoff>(body.offset));
+    if (!file_) return Fail("cannot seek in the request body " + body.path.string());
+    return {};
+  }
+
+  std::uint64_t size() const { return size_; }
+
+  core::Result<std::string_view> Next() {
+    if (!request_.body_file) {
+      const std::string_view all = sent_ == 0 ? std::string_view(request_.body) : "";
+      sent_ = size_;
+      return all;
+    }
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kPiece, size_ - sent_));
+    if (want == 0) return std::string_view();
+    piece_.resize(kPiece);
+    file_.read(piece_.data(), static_cast<std::streamsize>(want));
+    if (static_cast<std::size_t>(file_.gcount()) != want) {
+      return Fail("the request body " + request_.body_file->path.string() +
+                  " ended early (it changed while being sent)");
+    }
+    sent_ += want;
+    return std::string_view(piece_.data(), want);
+  }
+
+ private:
+  static constexpr std::size_t kPiece = 64 * 1024;
+
+  static core::Unexpected Fail(std::string message) {
+    return core::Unexpected(MakeError(core::ErrorKind::kIo, std::move(message), false));
+  }
+
+  const ClientRequest& request_;
+  std::ifstream file_;
+  std::vector<char> piece_;
+  std::uint64_t size_ = 0;
+  std::uint64_t sent_ = 0;
+};
 
 // Where a response body goes as it arrives: into memory, or into a file
 // written under a temporary name beside it and renamed once complete (so the
@@ -407,24 +476,64 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   }
 
   // What became of one exchange: a transport error, or the sink refused
-  // the body (too large, not gzip, the file not writable).
+  // the body (too large, not gzip, the file not writable), or the request
+  // body could not be read (`sink_error` too: either ends the call).
   struct ExchangeEnd {
     beast::error_code ec;
     std::optional<core::Error> sink_error;
   };
+
+  // Writes the request: the header, then the body piece by piece.
+  template <class Stream>
+  asio::awaitable<void> WriteRequest(Stream& stream, bhttp::request<bhttp::buffer_body>& req,
+                                     RequestBody& body, ExchangeEnd& end) {
+    bhttp::request_serializer<bhttp::buffer_body> serializer(req);
+    beast::error_code& ec = end.ec;
+    co_await bhttp::async_write_header(stream, serializer,
+                                       asio::redirect_error(asio::use_awaitable, ec));
+    while (!ec && !serializer.is_done()) {
+      auto piece = body.Next();
+      if (!piece) {
+        end.sink_error = piece.error();
+        co_return;
+      }
+      req.body().data = const_cast<char*>(piece->data());
+      req.body().size = piece->size();
+      req.body().more = !piece->empty();
+      co_await bhttp::async_write(stream, serializer,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == bhttp::error::need_buffer) ec = {};
+    }
+  }
 
   // Sends the request and reads the answer, its body chunk by chunk into
   // `sink`: a 2xx body into `body_file` when the call names one, any other
   // into memory (an error's detail, a redirect's note).
   template <class Stream>
   asio::awaitable<ExchangeEnd> Exchange(Op& op, Stream& stream, Connection& conn,
-                                        bhttp::request<bhttp::string_body>& req,
+                                        bhttp::request<bhttp::buffer_body>& req, RequestBody& body,
                                         bhttp::response_parser<bhttp::buffer_body>& parser,
                                         BodySink& sink, bool& wrote) {
     ExchangeEnd end;
     beast::error_code& ec = end.ec;
     op.cancel_current = [&conn] { conn.Lowest().cancel(); };
-    co_await bhttp::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
+    if (auto opened = body.Open(); !opened) {
+      end.sink_error = opened.error();
+      co_return end;
+    }
+    req.content_length(body.size());
+    // As Beast's prepare_payload does: an empty GET, HEAD or OPTIONS says
+    // nothing about a body; any other method says Content-Length: 0.
+    const bhttp::verb verb = req.method();
+    if (body.size() == 0 &&
+        (verb == bhttp::verb::get || verb == bhttp::verb::head || verb == bhttp::verb::options)) {
+      req.content_length(boost::none);
+    }
+    co_await WriteRequest(stream, req, body, end);
+    if (end.sink_error) {
+      op.cancel_current = nullptr;
+      co_return end;
+    }
     if (!ec) {
       wrote = true;
       co_await bhttp::async_read_header(stream, conn.buffer, parser,
@@ -470,7 +579,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     if (proxy) key = "via " + proxy->Authority() + " " + key;
     const bool absolute_form = proxy && !target.https();
 
-    bhttp::request<bhttp::string_body> req;
+    bhttp::request<bhttp::buffer_body> req;
     req.method_string(request.method);
     req.target(absolute_form ? target.ToString() : target.target);
     req.version(11);
@@ -485,8 +594,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       req.set(h.name, h.value);
     }
     if (!has_encoding) req.set(bhttp::field::accept_encoding, "gzip");
-    req.body() = request.body;
-    req.prepare_payload();
+    RequestBody body(request);
 
     // A pooled connection the server has closed meanwhile fails before any
     // answer; that is no failure of the request, so it gets one more try on
@@ -512,9 +620,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       // a conditional twice once it owns memory.
       ExchangeEnd end;
       if (conn->tls) {
-        end = co_await Exchange(op, *conn->tls, *conn, req, parser, sink, wrote);
+        end = co_await Exchange(op, *conn->tls, *conn, req, body, parser, sink, wrote);
       } else {
-        end = co_await Exchange(op, *conn->plain, *conn, req, parser, sink, wrote);
+        end = co_await Exchange(op, *conn->plain, *conn, req, body, parser, sink, wrote);
       }
       const beast::error_code& ec = end.ec;
       if (op.aborted) {
@@ -635,6 +743,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
               ((response.status == 301 || response.status == 302) && request.method == "POST")) {
             request.method = "GET";
             request.body.clear();
+            request.body_file.reset();
           }
           target = *next;
           continue;

@@ -11,6 +11,9 @@
 //   - gzip responses decoded as they arrive (Accept-Encoding: gzip unless the
 //     caller set one); bodies kept in memory or streamed to a file
 //     (CallOptions::body_file), capped at `max_body_bytes` either way.
+//   - Request bodies from memory or streamed from a range of a file
+//     (ClientRequest::body_file: an S3 upload or one part of it), sent with
+//     a Content-Length and re-read from the file for every attempt.
 //   - Redirects followed up to `max_redirects`; credential headers
 //     (Authorization, Cookie, X-API-Key, ...) are dropped when the scheme,
 //     host or port changes.
@@ -62,13 +65,26 @@ struct Header {
   std::string value;
 };
 
+// A request body read from a file as it is sent, so memory stays flat
+// however large the file is: `length` bytes from `offset` (to the end of the
+// file when unset). The file is opened for each attempt and the whole range
+// sent again on a retry or a 307/308 redirect; it must not change while the
+// call lasts. A file that cannot be opened or read, a range past its end or a
+// file that shrinks while being sent fails the call without a retry (kIo).
+struct FileBody {
+  std::filesystem::path path;
+  std::uint64_t offset = 0;
+  std::optional<std::uint64_t> length = std::nullopt;
+};
+
 struct ClientRequest {
   std::string method = "GET";
   std::string url;  // absolute http(s) URL
   std::vector<Header> headers;
-  std::string body;
+  std::string body;  // ignored when body_file is set
   // Which rate limiter applies (see Client::SetRateLimit); empty = the URL's host.
   std::string upstream;
+  std::optional<FileBody> body_file = std::nullopt;
 };
 
 struct CallOptions {

@@ -1,5 +1,6 @@
-// The HTTP client's CallOptions::body_file: bodies streamed to a file as they
-// arrive, the size cap, and no file left behind by a failed call.
+// The HTTP client and files: CallOptions::body_file (response bodies streamed
+// to a file as they arrive, the size cap, no file left behind by a failed
+// call) and ClientRequest::body_file (request bodies streamed from a file).
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -7,7 +8,11 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "http/client.h"
 #include "tests/fakes/loopback_server.h"
@@ -282,4 +287,180 @@ TEST_CASE("client: an answer to HEAD has no body to wait for", "[http][client]")
   REQUIRE(get);
   CHECK(get->body.size() == 5000);
   CHECK(client.Stats().connections_opened == 1);
+}
+
+namespace {
+
+// Writes `size` bytes of BodyByte() to `file`.
+void WriteBodyFile(const std::filesystem::path& file, std::size_t size) {
+  std::ofstream out(file, std::ios::binary);
+  std::string piece;
+  for (std::size_t at = 0; at < size; at += piece.size()) {
+    piece.clear();
+    for (std::size_t i = at; i < std::min(size, at + 65536); ++i) piece += BodyByte(i);
+    out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+  }
+}
+
+std::string Expected(std::size_t offset, std::size_t length) {
+  std::string out;
+  for (std::size_t i = offset; i < offset + length; ++i) out += BodyByte(i);
+  return out;
+}
+
+http::ClientRequest Put(const std::string& url, http::FileBody body) {
+  http::ClientRequest request;
+  request.method = "PUT";
+  request.url = url;
+  request.body_file = std::move(body);
+  return request;
+}
+
+}  // namespace
+
+TEST_CASE("client request body_file: the whole file or a range is sent with its length",
+          "[http][client][body_file]") {
+  TempFolder folder;
+  const auto file = folder.path / "upload.bin";
+  WriteBodyFile(file, 300'000);
+  std::mutex mutex;
+  std::vector<std::pair<std::string, std::string>> received;  // Content-Length, body
+  fakes::LoopbackServer server;
+  server.http().Put("/object", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mutex);
+    received.emplace_back(req.get_header_value("Content-Length"), req.body);
+    res.status = 200;
+  });
+  server.Start();
+  http::Client client(FastOptions());
+  const std::string url = server.base_url() + "/object";
+
+  REQUIRE(client.Send(Put(url, {file})));
+  REQUIRE(client.Send(Put(url, {file, 70'000, 100'001})));  // a multipart upload's part
+  REQUIRE(client.Send(Put(url, {file, 299'990})));          // from an offset to the end
+  REQUIRE(client.Send(Put(url, {file, 300'000})));          // nothing left: an empty body
+  std::lock_guard lock(mutex);
+  REQUIRE(received.size() == 4);
+  CHECK(received[0].first == "300000");
+  CHECK(received[0].second == Expected(0, 300'000));
+  CHECK(received[1].first == "100001");
+  CHECK(received[1].second == Expected(70'000, 100'001));
+  CHECK(received[2].first == "10");
+  CHECK(received[2].second == Expected(299'990, 10));
+  CHECK(received[3].first == "0");
+  CHECK(received[3].second.empty());
+}
+
+TEST_CASE("client request body_file: a retry and a 307 redirect send the whole range again",
+          "[http][client][body_file]") {
+  TempFolder folder;
+  const auto file = folder.path / "upload.bin";
+  WriteBodyFile(file, 200'000);
+  std::mutex mutex;
+  std::vector<std::string> bodies;
+  int calls = 0;
+  fakes::LoopbackServer server;
+  server.http().Put("/flaky", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mutex);
+    bodies.push_back(req.body);
+    res.status = ++calls == 1 ? 503 : 200;
+  });
+  server.http().Put("/moved", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mutex);
+    bodies.push_back(req.body);
+    res.status = 307;
+    res.set_header("Location", "/flaky");
+  });
+  server.Start();
+  http::ClientOptions options = FastOptions();
+  options.retry.max_retries = 2;
+  http::Client client(options);
+
+  auto r = client.Send(Put(server.base_url() + "/flaky", {file, 1000, 150'000}));
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->attempts == 2);
+  auto moved = client.Send(Put(server.base_url() + "/moved", {file, 1000, 150'000}));
+  REQUIRE(moved);
+  CHECK(moved->status == 200);
+  std::lock_guard lock(mutex);
+  REQUIRE(bodies.size() == 4);
+  for (const std::string& body : bodies) CHECK(body == Expected(1000, 150'000));
+}
+
+TEST_CASE("client request body_file: a missing file or a range past its end fails without a retry",
+          "[http][client][body_file]") {
+  TempFolder folder;
+  const auto file = folder.path / "small.bin";
+  WriteBodyFile(file, 100);
+  std::atomic<int> calls{0};
+  fakes::LoopbackServer server;
+  server.http().Put("/object", [&](const httplib::Request&, httplib::Response& res) {
+    ++calls;
+    res.status = 200;
+  });
+  server.Start();
+  http::ClientOptions options = FastOptions();
+  options.retry.max_retries = 3;
+  http::Client client(options);
+  const std::string url = server.base_url() + "/object";
+
+  auto missing = client.Send(Put(url, {folder.path / "gone.bin"}));
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().kind == core::ErrorKind::kIo);
+  CHECK_FALSE(missing.error().retryable);
+  CHECK_THAT(missing.error().message, Catch::Contains("gone.bin"));
+
+  auto past_end = client.Send(Put(url, {file, 50, 51}));
+  REQUIRE_FALSE(past_end);
+  CHECK_FALSE(past_end.error().retryable);
+  CHECK_THAT(past_end.error().message,
+             Catch::Contains("past the end") && Catch::Contains("small.bin (100 bytes)"));
+  CHECK(calls == 0);
+}
+
+TEST_CASE("client request body_file: a large upload keeps memory flat",
+          "[http][client][body_file]") {
+  static constexpr std::size_t kSize = std::size_t(96) << 20;
+  TempFolder folder;
+  const auto file = folder.path / "large.bin";
+  WriteBodyFile(file, kSize);
+  std::atomic<std::size_t> received{0};
+  std::atomic<bool> same{true};
+  fakes::LoopbackServer server;
+  // The server reads the body as it comes and keeps none of it, so the
+  // process's memory shows the client's.
+  server.http().Put("/large", [&](const httplib::Request&, httplib::Response& res,
+                                  const httplib::ContentReader& reader) {
+    reader([&](const char* data, std::size_t length) {
+      const std::size_t at = received;
+      for (std::size_t i = 0; i < length; i += 4099) {
+        if (data[i] != BodyByte(at + i)) same = false;
+      }
+      received += length;
+      return true;
+    });
+    res.status = 200;
+  });
+  server.Start();
+  http::Client client(FastOptions());
+
+  std::atomic<bool> done{false};
+  std::atomic<long> peak{0};
+  const long before = RssKiB();
+  std::thread sampler([&] {
+    while (!done) {
+      peak = std::max(peak.load(), RssKiB());
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  auto r = client.Send(Put(server.base_url() + "/large", {file}));
+  done = true;
+  sampler.join();
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(received == kSize);
+  CHECK(same);
+  // A 96 MiB body held in memory would raise the RSS by at least that.
+  CHECK(peak - before < 24 * 1024);
 }
