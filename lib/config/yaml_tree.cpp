@@ -60,7 +60,13 @@ YamlItem YamlNode::Iterator::operator*() const {
 
 namespace {
 
+// Deep or wide trees are cut short: aliases can make a small text a tree of
+// billions of nodes (or a cycle, `&a [*a]`), and a debug string has no use
+// for more than this.
+constexpr std::size_t kMaxDebugBytes = 64 << 10;
+
 void AppendDebug(const YamlNode& node, int depth, std::string& out) {
+  if (out.size() > kMaxDebugBytes) return;
   out += std::to_string(node.Mark().line) + ":" + std::to_string(node.Mark().column);
   if (depth > 12) {
     out += "...";

@@ -108,8 +108,9 @@ class YamlNode::Iterator {
   bool pairs_;
 };
 
-// The node and everything under it, with positions, on one line; cycles are
-// cut off at some depth. For tests and the fuzzer, which compare parsers.
+// The node and everything under it, with positions, on one line; cut off at
+// some depth (cycles) and some length (aliases repeated many times). For
+// tests and the fuzzer, which compare parsers.
 std::string DebugString(const YamlNode& node);
 
 class YamlTree {

@@ -215,6 +215,8 @@ std::vector<std::string> ParserCorpus() {
       "a\n---\n[&x b, *y]\n",
       "a\n---\n- &x b\n- *x\n- &y [c]\n- *y\n",
       "a\n---\nb\n--- *x\n",
+      // An alias inside the node it names: a cycle, here one that fans out.
+      "a: &w {b: c, d: [*w, *w, *w, *w]}\n",
       "jobs:\n  - name: a\n    type: sleep\n    with:\n      duration: 1s\n  - name: b\n",
   };
   for (const auto& file : std::filesystem::directory_iterator(
