@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <mutex>
@@ -63,6 +64,24 @@ long RssKiB() {
   return 0;
 }
 
+// How much the RSS rose above its level before `work`, at its peak while
+// `work` ran.
+long PeakRssGrowthKiB(const std::function<void()>& work) {
+  std::atomic<bool> done{false};
+  std::atomic<long> peak{0};
+  const long before = RssKiB();
+  std::thread sampler([&] {
+    while (!done) {
+      peak = std::max(peak.load(), RssKiB());
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  work();
+  done = true;
+  sampler.join();
+  return peak - before;
+}
+
 // Byte i of the large body.
 char BodyByte(std::size_t i) { return char('a' + (i * 7 + i / 4096) % 26); }
 
@@ -92,18 +111,11 @@ TEST_CASE("client body_file: a large body streams to the file with flat memory",
   call.body_file = folder.path / "large.bin";
   call.max_body_bytes = kSize;
 
-  std::atomic<bool> done{false};
-  std::atomic<long> peak{0};
-  const long before = RssKiB();
-  std::thread sampler([&] {
-    while (!done) {
-      peak = std::max(peak.load(), RssKiB());
-      std::this_thread::sleep_for(2ms);
-    }
+  core::Result<http::ClientResponse> r =
+      core::Unexpected(core::Error{core::ErrorKind::kInternal, "not sent", false});
+  const long growth = PeakRssGrowthKiB([&] {
+    r = client.Send({"GET", server.base_url() + "/large", {}, "", ""}, call);
   });
-  auto r = client.Send({"GET", server.base_url() + "/large", {}, "", ""}, call);
-  done = true;
-  sampler.join();
   REQUIRE(r);
   CHECK(r->status == 200);
   CHECK(r->body.empty());
@@ -111,7 +123,7 @@ TEST_CASE("client body_file: a large body streams to the file with flat memory",
   CHECK(r->body_bytes == kSize);
   CHECK(std::filesystem::file_size(*call.body_file) == kSize);
   // A 96 MiB body held in memory would raise the RSS by at least that.
-  CHECK(peak - before < 24 * 1024);
+  CHECK(growth < 24 * 1024);
   std::ifstream in(*call.body_file, std::ios::binary);
   std::string head(4096, '\0'), tail(4096, '\0');
   in.read(head.data(), 4096);
@@ -445,22 +457,14 @@ TEST_CASE("client request body_file: a large upload keeps memory flat",
   server.Start();
   http::Client client(FastOptions());
 
-  std::atomic<bool> done{false};
-  std::atomic<long> peak{0};
-  const long before = RssKiB();
-  std::thread sampler([&] {
-    while (!done) {
-      peak = std::max(peak.load(), RssKiB());
-      std::this_thread::sleep_for(2ms);
-    }
-  });
-  auto r = client.Send(Put(server.base_url() + "/large", {file}));
-  done = true;
-  sampler.join();
+  core::Result<http::ClientResponse> r =
+      core::Unexpected(core::Error{core::ErrorKind::kInternal, "not sent", false});
+  const long growth =
+      PeakRssGrowthKiB([&] { r = client.Send(Put(server.base_url() + "/large", {file})); });
   REQUIRE(r);
   CHECK(r->status == 200);
   CHECK(received == kSize);
   CHECK(same);
   // A 96 MiB body held in memory would raise the RSS by at least that.
-  CHECK(peak - before < 24 * 1024);
+  CHECK(growth < 24 * 1024);
 }
