@@ -372,6 +372,11 @@ bool ReadWithLibyaml(const std::string& text, YamlTreeBuilder& builder,
           note_later(event.data.scalar.anchor);
         } else if (value.empty() && event.data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
           return false;
+        } else if (depth == 0) {
+          // A document that is one scalar is no config; yaml-cpp and libyaml
+          // disagree on where one spanning lines ends (`&a b\nc`), so
+          // yaml-cpp reads it and its error is the one reported.
+          return false;
         } else if (null) {
           builder.OnNull(mark, anchor_of(event.data.scalar.anchor));
         } else {

@@ -217,6 +217,9 @@ std::vector<std::string> ParserCorpus() {
       "a\n---\nb\n--- *x\n",
       // An alias inside the node it names: a cycle, here one that fans out.
       "a: &w {b: c, d: [*w, *w, *w, *w]}\n",
+      // A document that is a plain scalar over two lines.
+      "&a  b:c\nd\n",
+      "a\nb\n",
       "jobs:\n  - name: a\n    type: sleep\n    with:\n      duration: 1s\n  - name: b\n",
   };
   for (const auto& file : std::filesystem::directory_iterator(
