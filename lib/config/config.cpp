@@ -132,6 +132,8 @@ std::string_view Name(ChainOn value) {
       return "changed";
     case ChainOn::kFailure:
       return "failure";
+    case ChainOn::kFinished:
+      return "finished";
   }
   return "?";
 }

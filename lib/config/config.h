@@ -148,9 +148,10 @@ enum class Misfire { kRunOnce, kSkip };        // slots missed while the daemon 
 
 // Which end of an upstream job's run starts a job that lists it in `after:`:
 // a success; a success that changed something (a run that never says, with
-// RunMetrics::SetChanged, counts as a change); or a failure for good (its
-// retries used up, or not retried).
-enum class ChainOn { kSuccess, kChanged, kFailure };
+// RunMetrics::SetChanged, counts as a change); a failure for good (its
+// retries used up, or not retried); or either of the last two: any end that
+// no retry follows.
+enum class ChainOn { kSuccess, kChanged, kFailure, kFinished };
 
 // One entry of `after:`: `- extract` or `- {job: extract, on: changed}`.
 struct Upstream {

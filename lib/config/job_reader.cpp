@@ -17,7 +17,7 @@ T Pick(const std::optional<T>& own, const std::optional<T>& fallback, T builtin)
 }
 
 // `after:` is a list whose items are a job name (run on its success) or
-// `{job: name, on: success | changed | failure}`. Each wrong item is
+// `{job: name, on: success | changed | failure | finished}`. Each wrong item is
 // reported at its own position; any wrong item makes the list unread.
 std::optional<std::vector<Upstream>> ReadAfter(MapReader& reader) {
   std::optional<YamlNode> node = reader.Node("after");
@@ -46,7 +46,8 @@ std::optional<std::vector<Upstream>> ReadAfter(MapReader& reader) {
     std::optional<std::string> job = entry.String("job", Need::kRequired);
     std::optional<ChainOn> on = entry.Enum<ChainOn>("on", {{"success", ChainOn::kSuccess},
                                                            {"changed", ChainOn::kChanged},
-                                                           {"failure", ChainOn::kFailure}});
+                                                           {"failure", ChainOn::kFailure},
+                                                           {"finished", ChainOn::kFinished}});
     entry.Finish();
     if (!job) {
       ok = false;

@@ -425,9 +425,21 @@ void Scheduler::Impl::Finished(ActiveRun& run) {
       const bool changed = ok && outcome.metrics.changed().value_or(true);
       const bool failed_for_good = failed && !retried;
       for (const auto& [next, on] : state.downstream) {
-        const bool starts = on == config::ChainOn::kSuccess   ? ok
-                            : on == config::ChainOn::kChanged ? changed
-                                                              : failed_for_good;
+        bool starts = false;
+        switch (on) {
+          case config::ChainOn::kSuccess:
+            starts = ok;
+            break;
+          case config::ChainOn::kChanged:
+            starts = changed;
+            break;
+          case config::ChainOn::kFailure:
+            starts = failed_for_good;
+            break;
+          case config::ChainOn::kFinished:
+            starts = ok || failed_for_good;
+            break;
+        }
         if (starts) Dispatch(Firing{next, store::Trigger::kChain, clock.Now(), 1});
       }
     }

@@ -127,7 +127,8 @@ const Case kCases[] = {
      "jobs:\n  - name: b\n    type: sleep\n    with: {duration: 1s}\n"
      "  - name: a\n    type: sleep\n    with: {duration: 1s}\n"
      "    after: [{job: b, on: changes}, {on: success}, {job: b, when: x}]\n",
-     "cfg.yaml:8:26: jobs.a.after[0].on: expected one of success, changed, failure, got 'changes'\n"
+     "cfg.yaml:8:26: jobs.a.after[0].on: expected one of success, changed, failure, finished, got "
+     "'changes'\n"
      "cfg.yaml:8:36: jobs.a.after[1]: missing required key 'job'\n"
      "cfg.yaml:8:60: jobs.a.after[2].when: unknown key 'when'\n"},
     {"key without a value",
@@ -257,7 +258,8 @@ TEST_CASE("after: names and {job, on} entries, defaults and all", "[config]") {
       "  - {name: base, type: sleep, after: [], with: {duration: 1s}}\n"
       "  - {name: pull, type: sleep, with: {duration: 1s}}\n"
       "  - name: train\n    type: sleep\n    with: {duration: 1s}\n"
-      "    after: [pull, {job: base, on: changed}, {job: pull, on: failure}, {job: base}]\n");
+      "    after: [pull, {job: base, on: changed}, {job: pull, on: failure}, {job: base},\n"
+      "            {job: pull, on: finished}]\n");
   INFO((result.diagnostics.empty() ? "" : result.diagnostics[0].message));
   REQUIRE(result.ok());
   const JobConfig* pull = result.config->FindJob("pull");
@@ -268,7 +270,8 @@ TEST_CASE("after: names and {job, on} entries, defaults and all", "[config]") {
   CHECK(train->after == std::vector<Upstream>{{"pull", ChainOn::kSuccess},
                                               {"base", ChainOn::kChanged},
                                               {"pull", ChainOn::kFailure},
-                                              {"base", ChainOn::kSuccess}});
+                                              {"base", ChainOn::kSuccess},
+                                              {"pull", ChainOn::kFinished}});
 }
 
 }  // namespace

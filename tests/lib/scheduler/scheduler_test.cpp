@@ -360,6 +360,26 @@ TEST_CASE("after: on failure follows a failure for good, not one that is retried
   CHECK(Summary(h.Runs()) == "broken:manual:failed:1 broken:retry:failed:2 cleanup:chain:ok:1 ");
 }
 
+TEST_CASE("after: on finished follows every end that no retry follows", "[scheduler]") {
+  auto flaky = Job("flaky", Script{0s, 100});
+  flaky.retries = config::RetryPolicy{1, 30s, 30s};
+  auto fine = Job("fine", Script{});
+  auto notify = Job("notify", Script{});
+  notify.after = {{"flaky", config::ChainOn::kFinished}, {"fine", config::ChainOn::kFinished}};
+  Harness h({flaky, fine, notify});
+  REQUIRE(h.sched->RunNow("fine"));
+  h.Settle();
+  CHECK(Summary(h.Runs()) == "fine:manual:ok:1 notify:chain:ok:1 ");
+  REQUIRE(h.sched->RunNow("flaky"));
+  h.Settle();
+  // The first failure is retried: not an end yet.
+  CHECK(Summary(h.Runs()) == "fine:manual:ok:1 notify:chain:ok:1 flaky:manual:failed:1 ");
+  h.Step(5min);
+  CHECK(Summary(h.Runs()) ==
+        "fine:manual:ok:1 notify:chain:ok:1 flaky:manual:failed:1 flaky:retry:failed:2 "
+        "notify:chain:ok:1 ");
+}
+
 TEST_CASE("overlap skip records a skipped run; queue runs it afterwards", "[scheduler]") {
   auto skipper = Job("skipper", Script{200ms});
   auto queuer = Job("queuer", Script{200ms});
