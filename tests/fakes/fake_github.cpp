@@ -1168,7 +1168,7 @@ void FakeGithub::InstallBlob() {
     const auto kind = t_fault ? t_fault->kind : FakeGithubFaultKind::kStatus;
     const bool truncate = kind == FakeGithubFaultKind::kTruncate;
     const bool corrupt = kind == FakeGithubFaultKind::kCorrupt;
-    res.status = 200;
+    // No status: cpp-httplib answers 206 to a Range request when none is set.
     res.set_header("x-ms-blob-type", "BlockBlob");
     res.set_header("x-ms-version", "2024-08-04");
     res.set_header("ETag", "\"0x8DCFD" + std::to_string(info.st_mtime) + "\"");
