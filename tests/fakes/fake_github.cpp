@@ -642,7 +642,6 @@ void FakeGithub::InstallApi() {
       std::lock_guard lock(mutex_);
       ++requests_;
       t_entry = Record("api", req);
-      t_fault = TakeFault(true, req.path);
       const auto now = std::chrono::system_clock::now();
       const std::int64_t now_s = NowSeconds();
       if (now_s >= window_reset_) {
@@ -653,6 +652,9 @@ void FakeGithub::InstallApi() {
       if (!refusal_ && used_ >= options_.rate_limit) {
         refusal_ = Refusal{true, 403, std::chrono::system_clock::from_time_t(window_reset_)};
       }
+      // Requests refused by a rate limit in force neither count for faults
+      // nor use them up: a fault added after a rate limit falls after it.
+      if (!refusal_) t_fault = TakeFault(true, req.path);
       if (!refusal_ && t_fault) {
         const FakeGithubFault& f = *t_fault;
         if (f.kind == FakeGithubFaultKind::kPrimaryRateLimit) {

@@ -112,7 +112,9 @@ struct FakeGithubFault {
   std::string path;  // kPath: requests (either host) whose path contains this
   // Applies to the nth..(nth + times - 1)th matching request counted from
   // when the fault was added (1: the next one). Rate-limit kinds and
-  // kExpiredUrl match API requests only, kExpiredUrl only /zip ones.
+  // kExpiredUrl match API requests only, kExpiredUrl only /zip ones. API
+  // requests refused by a rate limit in force are not counted. One fault
+  // per request: one that falls due while another applies takes the next.
   int nth = 1;
   int times = 1;
   int status = 500;     // kStatus; kPrimaryRateLimit: 403 or 429

@@ -474,9 +474,14 @@ TEST_CASE("fake github: each fault once", "[fake_github]") {
         "API rate limit exceeded for installation ID"));
     CHECK(Json(limited).at("documentation_url").as_string() ==
           "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api");
+    // A fault added now falls after the rate limit.
+    auto after = fault(FakeGithubFaultKind::kStatus);
+    after.status = 500;
+    repo.fake.AddFault(after);
     // A client that ignores the reset fails again.
     CHECK(api.Get(runs, kHeaders)->status == 403);
     while (Now() < reset) std::this_thread::sleep_for(20ms);
+    CHECK(api.Get(runs, kHeaders)->status == 500);
     CHECK(api.Get(runs, kHeaders)->status == 200);
   }
   SECTION("a primary rate limit as 429") {
