@@ -22,8 +22,11 @@ bool LooksSecret(std::string_view name) {
   const std::string lower = Lower(name);
   static constexpr std::array<std::string_view, 7> kWords = {
       "key", "token", "secret", "password", "signature", "credential", "auth"};
-  return std::any_of(kWords.begin(), kWords.end(),
-                     [&](std::string_view w) { return lower.find(w) != std::string::npos; });
+  // "sig": the signature of an Azure SAS URL (where GitHub artifacts are
+  // downloaded from), too short a word to look for inside other names.
+  return lower == "sig" || std::any_of(kWords.begin(), kWords.end(), [&](std::string_view w) {
+           return lower.find(w) != std::string::npos;
+         });
 }
 
 core::Result<Url> FromBoost(const boost::urls::url_view& u, std::string_view text) {
@@ -176,6 +179,25 @@ std::optional<Url> ProxySettings::For(const Url& url) const {
     rest.remove_prefix(comma + 1);
   }
   return proxy;
+}
+
+std::string PercentEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 }  // namespace http

@@ -44,6 +44,11 @@ std::string RedactUrl(std::string_view url);
 // any name containing "key", "token", "secret" or "password" (X-API-Key).
 bool IsCredentialHeader(std::string_view name);
 
+// `text` with every byte but the unreserved ones (RFC 3986: letters, digits,
+// '-', '.', '_', '~') written as %XX (upper-case hex): a query value or one
+// path segment ("feature/x" -> "feature%2Fx"). UTF-8 is encoded byte by byte.
+std::string PercentEncode(std::string_view text);
+
 // Proxy settings as read from the environment (HTTPS_PROXY / https_proxy,
 // HTTP_PROXY / http_proxy, NO_PROXY / no_proxy).
 struct ProxySettings {

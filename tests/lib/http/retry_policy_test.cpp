@@ -97,11 +97,22 @@ TEST_CASE("url: parse, resolve, origin", "[http]") {
   CHECK_FALSE(away->SameOrigin(*u));
 }
 
+TEST_CASE("url: PercentEncode leaves only unreserved bytes", "[http]") {
+  CHECK(http::PercentEncode("main") == "main");
+  CHECK(http::PercentEncode("feature/new aq-source~1.2_x") == "feature%2Fnew%20aq-source~1.2_x");
+  CHECK(http::PercentEncode("a+b&c=d?#%") == "a%2Bb%26c%3Dd%3F%23%25");
+  CHECK(http::PercentEncode("\xc3\xa9") == "%C3%A9");
+  CHECK(http::PercentEncode("") == "");
+}
+
 TEST_CASE("url: secrets are redacted", "[http]") {
   CHECK(http::RedactUrl("https://x.org/a?api_key=S3CRET&limit=5") ==
         "https://x.org/a?api_key=***&limit=5");
   CHECK(http::RedactUrl("https://user:pw@x.org/a?access_token=abc&X-Amz-Signature=f00") ==
         "https://x.org/a?access_token=***&X-Amz-Signature=***");
+  CHECK(http::RedactUrl("https://blob.example/a.zip?se=2024-11-05&sig=S1G%3D&sp=r") ==
+        "https://blob.example/a.zip?se=2024-11-05&sig=***&sp=r");
+  CHECK(http::RedactUrl("https://x.org/a?design=1") == "https://x.org/a?design=1");
   CHECK(http::RedactUrl("https://x.org/v3/sensors/1?datetime_from=2024-01-01T00:00:00Z") ==
         "https://x.org/v3/sensors/1?datetime_from=2024-01-01T00:00:00Z");
   for (auto name :
