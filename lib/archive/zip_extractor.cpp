@@ -1,10 +1,13 @@
 // Design: libarchive's seekable zip reader walks the central directory, and
 // each entry is checked (type, name, conflicts with earlier entries) before
 // anything of it is created. Before libarchive runs, the central directory is
-// read once more here, raw: libarchive hands names over as C strings, so a
-// NUL byte in a name ("a\0/../../x") would reach us cut short, and the raw
-// read is also where the entry count is capped before libarchive loads the
-// whole directory into memory.
+// read once more here, raw, because libarchive's view hides some hostile
+// entries: it hands names over as C strings (a NUL byte in "a\0/../../x"
+// reaches us cut short), turns backslashes into '/', and makes a FIFO's
+// Unix mode a regular file. The raw pass refuses those, and caps the entry
+// count before libarchive loads the whole directory into memory. It numbers
+// entries in central directory order, libarchive in the order of their data;
+// the two agree for every ordinary writer.
 //
 // Nothing is created through a path: every folder is opened with O_NOFOLLOW
 // relative to its parent's descriptor, starting from the destination's, and
