@@ -1,10 +1,13 @@
 // Design: libarchive's seekable zip reader walks the central directory, and
 // each entry is checked (type, name, conflicts with earlier entries) before
 // anything of it is created. Before libarchive runs, the central directory is
-// read once more here, raw: libarchive hands names over as C strings, so a
-// NUL byte in a name ("a\0/../../x") would reach us cut short, and the raw
-// read is also where the entry count is capped before libarchive loads the
-// whole directory into memory.
+// read once more here, raw, because libarchive's view hides some hostile
+// entries: it hands names over as C strings (a NUL byte in "a\0/../../x"
+// reaches us cut short), turns backslashes into '/', and makes a FIFO's
+// Unix mode a regular file. The raw pass refuses those, and caps the entry
+// count before libarchive loads the whole directory into memory. It numbers
+// entries in central directory order, libarchive in the order of their data;
+// the two agree for every ordinary writer.
 //
 // Nothing is created through a path: every folder is opened with O_NOFOLLOW
 // relative to its parent's descriptor, starting from the destination's, and
@@ -26,6 +29,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -49,6 +53,7 @@ constexpr std::uint32_t kCentralHeader = 0x02014b50;
 constexpr std::uint32_t kEndRecord = 0x06054b50;
 constexpr std::uint32_t kZip64EndRecord = 0x06064b50;
 constexpr std::uint32_t kZip64Locator = 0x07064b50;
+constexpr unsigned char kMadeByUnix = 3;  // high byte of "version made by"
 
 class Fd {
  public:
@@ -160,9 +165,11 @@ core::Result<Fd> OpenZip(const stdfs::path& zip) {
   return fd;
 }
 
-// The raw walk over the central directory described at the top of the file.
-core::Result<void> CheckCentralDirectory(int fd, std::uint64_t size, const stdfs::path& zip,
-                                         const std::string& shown, const ExtractLimits& limits) {
+// The raw walk over the central directory described at the top of the file;
+// the number of entries it lists.
+core::Result<std::uint64_t> CheckCentralDirectory(int fd, std::uint64_t size,
+                                                  const stdfs::path& zip, const std::string& shown,
+                                                  const ExtractLimits& limits) {
   const auto bad = [&](const std::string& why) {
     return core::Unexpected(Damaged(shown, "bad central directory: " + why));
   };
@@ -227,15 +234,37 @@ core::Result<void> CheckCentralDirectory(int fd, std::uint64_t size, const stdfs
     if (cd.size() - pos - 46 < rest) {
       return bad("entry #" + std::to_string(i + 1) + " runs past its end");
     }
-    const std::string_view name(reinterpret_cast<const char*>(cd.data() + pos + 46), name_size);
-    if (name.find('\0') != std::string_view::npos) {
+    const unsigned char* header = cd.data() + pos;
+    const std::string_view name(reinterpret_cast<const char*>(header + 46), name_size);
+    const auto refuse = [&](const std::string& why) {
       return core::Unexpected(core::InvalidArgument(shown + ": entry #" + std::to_string(i + 1) +
-                                                    " '" + Shown(name) +
-                                                    "': it contains a NUL byte"));
+                                                    " '" + Shown(name) + "': " + why));
+    };
+    if (name.find('\0') != std::string_view::npos) return refuse("it contains a NUL byte");
+    // libarchive turns '\\' into '/' and FIFOs into files before we see them.
+    if (name.find('\\') != std::string_view::npos) return refuse("it contains a backslash");
+    if (header[5] == kMadeByUnix) {
+      switch ((U32(header + 38) >> 16) & S_IFMT) {
+        case 0:
+        case S_IFREG:
+        case S_IFDIR:
+          break;
+        case S_IFLNK:
+          return refuse("it is a symlink");
+        case S_IFCHR:
+        case S_IFBLK:
+          return refuse("it is a device file");
+        case S_IFIFO:
+          return refuse("it is a FIFO");
+        case S_IFSOCK:
+          return refuse("it is a socket");
+        default:
+          return refuse("it has an unknown file type");
+      }
     }
     pos += 46 + rest;
   }
-  return {};
+  return entries;
 }
 
 core::Result<Fd> OpenEmptyFolder(const stdfs::path& folder) {
@@ -402,9 +431,10 @@ class Extraction {
       }
       if (limits_.max_ratio > 0 &&
           double(total) > limits_.max_ratio * double(report_.archive_bytes)) {
-        return refuse("the extracted size would pass " + std::to_string(limits_.max_ratio) +
-                      " times the archive's " + std::to_string(report_.archive_bytes) +
-                      " bytes (max_ratio)");
+        std::ostringstream ratio;
+        ratio << limits_.max_ratio;
+        return refuse("the extracted size would pass " + ratio.str() + " times the archive's " +
+                      std::to_string(report_.archive_bytes) + " bytes (max_ratio)");
       }
       const auto* bytes = static_cast<const char*>(data);
       std::size_t done = 0;
@@ -561,6 +591,8 @@ core::Result<ExtractReport> ExtractZip(const stdfs::path& zip, const stdfs::path
   if (!listed) return core::Unexpected(listed.error());
   auto root = OpenEmptyFolder(folder);
   if (!root) return core::Unexpected(root.error());
+  // libarchive does not recognize a zip without entries.
+  if (*listed == 0) return report;
 
   // libarchive reads the descriptor but does not close it: `fd` does.
   Reader reader(archive_read_new());

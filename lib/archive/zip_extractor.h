@@ -2,17 +2,21 @@
 // someone else) into a staging folder, never writing outside it.
 //
 // What is extracted is what the central directory lists (libarchive's
-// seekable zip reader), each entry checked before anything of it is written.
+// seekable zip reader; the directory is also read raw, so that libarchive's
+// normalizations cannot hide a name or a file type), each entry checked
+// before anything of it is written.
 // Refused, each with an Error that names the archive, the entry (its number
 // in the order the archive stores entries, and its name with control
 // characters escaped) and the rule:
 //   - names that are absolute, contain a backslash or a NUL byte, have an
 //     empty component, a component over 255 bytes, or a ".." that would
 //     leave the folder (files::ConfinedPath; "..foo" is an ordinary name);
-//   - symlinks, hard links, device files, FIFOs, sockets, encrypted entries;
+//   - symlinks, hard links, device files, FIFOs, sockets (Unix modes in the
+//     external attributes), encrypted entries;
 //   - two entries with one name after normalization ("a/b" and "a/./b"), a
 //     file where an earlier entry made a folder, or a path through a file;
-//   - more than ExtractLimits::max_entries entries.
+//   - more than ExtractLimits::max_entries entries, or a central directory
+//     over 64 MiB.
 // Every file and folder is created new (O_EXCL, mkdirat) relative to an
 // open descriptor of its parent, opened with O_NOFOLLOW: a symlink put in
 // the tree by someone else meanwhile makes the extraction fail; it is never
