@@ -69,6 +69,14 @@ std::string VersionName(const Artifact& a) {
   return std::to_string(a.id) + "-" + SafeFileName(a.name);
 }
 
+// The version a "pulled" state value names; empty when it names none.
+std::string RecordedVersion(std::string_view pulled) {
+  auto doc = json::Parse(pulled);
+  if (!doc || !doc->is_object()) return {};
+  const auto* version = doc->as_object().if_contains("version");
+  return version && version->is_string() ? std::string(version->as_string()) : std::string();
+}
+
 std::string AgeText(core::Duration age) {
   const auto hours = std::chrono::duration_cast<std::chrono::hours>(age).count();
   if (hours >= 48) return std::to_string(hours / 24) + " days";
@@ -89,6 +97,7 @@ class GithubArtifactJob final : public scheduler::Job {
     core::Result<void> result = Pull(api);
     ctx.metrics().Add("requests", api.requests());
     ctx.metrics().Add("not_modified", api.not_modified());
+    ctx.metrics().Add("rate_limit_waits", api.rate_limit_waits());
     return result;
   }
 
@@ -129,13 +138,14 @@ class GithubArtifactJob final : public scheduler::Job {
       ctx.metrics().SetChanged(false);
       auto pulled = ctx.GetState(kPulledKey);
       if (!pulled) return core::Unexpected(pulled.error());
-      if (pulled->has_value()) {
+      if (RecordedVersion(pulled->value_or("")) == version) {
         ctx.set_output("unchanged: " + Describe(artifact) + " is in " + settings_.dest.string() +
                        " already\n");
         return {};
       }
-      // dest was switched but the run died before recording it: record it
-      // now, as a change (the chain after it never ran).
+      // dest was switched but the run died before recording it (the state
+      // names an earlier pull, or none): record it now, as a change (the
+      // chain after it never ran).
       ctx.metrics().SetChanged(true);
       return Record(artifact, "", 0, folder);
     }

@@ -22,13 +22,14 @@ struct JobRun {
   double Metric(std::string_view name) const { return metrics.Get(name).value_or(-1); }
 };
 
-// `prepare` may set up the context (a state folder) before the run.
+// `prepare` may set up the context (a state folder) before the run; `state`
+// is the store GetState/PutState use (none: those calls fail).
 inline JobRun RunJob(const scheduler::JobType& type, const config::JobConfig& job,
                      scheduler::CancelToken& cancel, http::Client& http,
                      const std::function<void(scheduler::JobContext&)>& prepare = {},
-                     std::int64_t run_id = 1) {
+                     std::int64_t run_id = 1, store::RunRecorder* state = nullptr) {
   static const scheduler::SystemClock clock;
-  const scheduler::JobServices services{clock, http};
+  const scheduler::JobServices services{clock, http, state};
   scheduler::JobContext ctx(services, job, run_id, 1, store::Trigger::kManual, cancel);
   if (prepare) prepare(ctx);
   JobRun run{type.create(job)->Run(ctx), {}, {}};
