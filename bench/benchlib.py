@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 T0 = time.monotonic()
@@ -107,3 +108,24 @@ def fmt(v, digits=2):
     if abs(v) >= 100:
         return "%.1f" % v
     return ("%." + str(digits) + "f") % v
+
+
+def run_measured(cmd, cwd):
+    """Runs to completion; returns (seconds, peak RSS in MB, stdout).
+
+    The peak comes from GNU time, not from wait4 here: a child forked from
+    this (large) Python process keeps the parent's peak RSS across exec."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile(mode="r") as rss:
+        start = time.monotonic()
+        proc = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss.name] + cmd, cwd=cwd,
+                                stdout=out, stderr=err)
+        proc.wait()
+        elapsed = time.monotonic() - start
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise RuntimeError("%s failed (%d): %s" % (cmd[0], proc.returncode,
+                                                       err.read()[-2000:].decode()))
+        peak_kb = int(rss.read().split()[-1])
+        return elapsed, peak_kb / 1024.0, out.read().decode()

@@ -32,31 +32,13 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import benchlib  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SENSORS_PER_LOCATION = 2
 LOCATIONS = 10
 HEADROOM_HOURS = 500  # the fake's newest record is this far in the past
-
-
-def run_measured(cmd, cwd):
-    """Runs to completion; returns (seconds, peak RSS in MB, stdout).
-
-    The peak comes from GNU time, not from wait4 here: a child forked from
-    this (large) Python process keeps the parent's peak RSS across exec."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.NamedTemporaryFile(mode="r") as rss:
-        start = time.monotonic()
-        proc = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss.name] + cmd, cwd=cwd,
-                                stdout=out, stderr=err)
-        proc.wait()
-        elapsed = time.monotonic() - start
-        out.seek(0)
-        err.seek(0)
-        if proc.returncode != 0:
-            raise RuntimeError("%s failed (%d): %s" % (cmd[0], proc.returncode,
-                                                       err.read()[-2000:].decode()))
-        peak_kb = int(rss.read().split()[-1])
-        return elapsed, peak_kb / 1024.0, out.read().decode()
 
 
 class Fake:
@@ -116,11 +98,11 @@ def peer_count(folder):
 
 
 def jobsd_once(args, folder):
-    return run_measured([args.jobsd, "once", "-c", "jobsd.yaml", "aq", "--log-level", "warn"], folder)
+    return benchlib.run_measured([args.jobsd, "once", "-c", "jobsd.yaml", "aq", "--log-level", "warn"], folder)
 
 
 def peer_once(folder, fake, sleep=0.0):
-    return run_measured([sys.executable, os.path.join(HERE, "peer_openaq.py"), "--base-url", fake.base,
+    return benchlib.run_measured([sys.executable, os.path.join(HERE, "peer_openaq.py"), "--base-url", fake.base,
                          "--api-key", "bench", "--folder", folder, "--locations",
                          ",".join(map(str, locations())), "--start", str(fake.start - 3600),
                          "--sleep", str(sleep)], folder)

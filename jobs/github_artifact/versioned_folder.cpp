@@ -62,7 +62,10 @@ std::string SafeFileName(std::string_view name) {
 }
 
 VersionedFolder::VersionedFolder(fs::path dest)
-    : dest_(dest.lexically_normal()), versions_(dest_.string() + ".versions") {
+    // Absolute, so that a dest relative to the working folder ("data", from
+    // a config read as "jobsd.yaml") still has a parent folder to sync.
+    : dest_(std::filesystem::absolute(dest).lexically_normal()),
+      versions_(dest_.string() + ".versions") {
   if (dest_.filename().empty()) {  // "data/feast/" normalizes to "data/feast/"
     dest_ = dest_.parent_path();
     versions_ = dest_.string() + ".versions";

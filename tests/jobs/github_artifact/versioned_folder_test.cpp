@@ -157,6 +157,14 @@ TEST_CASE("VersionedFolder: refuses to replace a file, and other links are not v
   fs::create_directories(tmp.path / "elsewhere");
   fs::create_directory_symlink(tmp.path / "elsewhere", tmp.path / "feast");
   CHECK_FALSE(folder.Current());
+  // A dest relative to the working folder, with no parent in its name.
+  const fs::path cwd = fs::current_path();
+  fs::current_path(tmp.path);
+  VersionedFolder relative("bare");
+  REQUIRE(relative.Prepare());
+  Put(relative, "2-b", "b");
+  CHECK(fs::read_symlink(tmp.path / "bare") == fs::path("bare.versions/2-b"));
+  fs::current_path(cwd);
   // "dest/" names the same folder as "dest".
   CHECK(VersionedFolder(tmp.path / "feast/").versions() == tmp.path / "feast.versions");
 }
