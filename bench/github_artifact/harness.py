@@ -168,6 +168,7 @@ def main():
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
     args.repeat = args.repeat or (1 if args.quick else 3)
+    args.jobsd, args.fake = os.path.abspath(args.jobsd), os.path.abspath(args.fake)
     for tool in ("curl", "unzip"):
         if not shutil.which(tool):
             raise benchlib.BenchError("%s is not installed (scripts/bootstrap installs it)" % tool)
