@@ -69,6 +69,15 @@ std::string VersionName(const Artifact& a) {
   return std::to_string(a.id) + "-" + SafeFileName(a.name);
 }
 
+// The version the job's state records as pulled last; empty when there is
+// none or the record cannot be read.
+std::string PulledVersion(std::string_view pulled) {
+  auto doc = json::Parse(pulled);
+  if (!doc || !doc->is_object()) return {};
+  const auto* version = doc->as_object().if_contains("version");
+  return version && version->is_string() ? std::string(version->as_string()) : std::string();
+}
+
 std::string AgeText(core::Duration age) {
   const auto hours = std::chrono::duration_cast<std::chrono::hours>(age).count();
   if (hours >= 48) return std::to_string(hours / 24) + " days";
@@ -129,13 +138,14 @@ class GithubArtifactJob final : public scheduler::Job {
       ctx.metrics().SetChanged(false);
       auto pulled = ctx.GetState(kPulledKey);
       if (!pulled) return core::Unexpected(pulled.error());
-      if (pulled->has_value()) {
+      if (PulledVersion(pulled->value_or("")) == version) {
         ctx.set_output("unchanged: " + Describe(artifact) + " is in " + settings_.dest.string() +
                        " already\n");
         return {};
       }
-      // dest was switched but the run died before recording it: record it
-      // now, as a change (the chain after it never ran).
+      // dest was switched but the run died before recording it (the state
+      // holds no pull, or the one before): record it now, as a change (the
+      // chain after it never ran).
       ctx.metrics().SetChanged(true);
       return Record(artifact, "", 0, folder);
     }
