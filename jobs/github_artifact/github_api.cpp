@@ -385,7 +385,6 @@ core::Result<http::ClientResponse> GithubApi::Get(const std::string& url, std::s
           true});
     }
     ++rate_limit_waits_;
-    ctx_.metrics().Add("rate_limit_waits", 1);
     ctx_.Warn("GitHub rate limit (" + Status(*response) + "): waiting " +
               core::FormatDuration(std::chrono::ceil<std::chrono::seconds>(refusal.wait)));
     if (ctx_.cancel().WaitFor(refusal.wait)) return core::Unexpected(ctx_.CancelledError(what));

@@ -98,6 +98,8 @@ class GithubArtifactJob final : public scheduler::Job {
     core::Result<void> result = Pull(api);
     ctx.metrics().Add("requests", api.requests());
     ctx.metrics().Add("not_modified", api.not_modified());
+    // The waits of the HTTP client (a 429 it retried) as well as GithubApi's own.
+    ctx.metrics().Add("rate_limit_waits", api.rate_limit_waits());
     return result;
   }
 
