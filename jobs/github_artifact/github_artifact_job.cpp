@@ -263,7 +263,9 @@ class GithubArtifactJob final : public scheduler::Job {
         if (!last.retryable) return core::Unexpected(last);
         continue;
       }
-      ctx.metrics().Add("bytes", double(response->body_bytes));
+      // The artifact's size, not a sum over attempts: Record() keeps it as
+      // the size of the pull.
+      ctx.metrics().Set("bytes", double(response->body_bytes));
       auto sha256 = FileSha256(file);
       if (!sha256) return core::Unexpected(sha256.error());
       if (artifact.digest && artifact.digest->rfind("sha256:", 0) == 0 &&
