@@ -69,8 +69,9 @@ std::string VersionName(const Artifact& a) {
   return std::to_string(a.id) + "-" + SafeFileName(a.name);
 }
 
-// The version a "pulled" state value names; empty when it names none.
-std::string RecordedVersion(std::string_view pulled) {
+// The version the job's state records as pulled last; empty when there is
+// none or the record cannot be read.
+std::string PulledVersion(std::string_view pulled) {
   auto doc = json::Parse(pulled);
   if (!doc || !doc->is_object()) return {};
   const auto* version = doc->as_object().if_contains("version");
@@ -97,6 +98,7 @@ class GithubArtifactJob final : public scheduler::Job {
     core::Result<void> result = Pull(api);
     ctx.metrics().Add("requests", api.requests());
     ctx.metrics().Add("not_modified", api.not_modified());
+    // The waits of the HTTP client (a 429 it retried) as well as GithubApi's own.
     ctx.metrics().Add("rate_limit_waits", api.rate_limit_waits());
     return result;
   }
@@ -138,13 +140,13 @@ class GithubArtifactJob final : public scheduler::Job {
       ctx.metrics().SetChanged(false);
       auto pulled = ctx.GetState(kPulledKey);
       if (!pulled) return core::Unexpected(pulled.error());
-      if (RecordedVersion(pulled->value_or("")) == version) {
+      if (PulledVersion(pulled->value_or("")) == version) {
         ctx.set_output("unchanged: " + Describe(artifact) + " is in " + settings_.dest.string() +
                        " already\n");
         return {};
       }
       // dest was switched but the run died before recording it (the state
-      // names an earlier pull, or none): record it now, as a change (the
+      // holds no pull, or the one before): record it now, as a change (the
       // chain after it never ran).
       ctx.metrics().SetChanged(true);
       return Record(artifact, "", 0, folder);
@@ -261,7 +263,9 @@ class GithubArtifactJob final : public scheduler::Job {
         if (!last.retryable) return core::Unexpected(last);
         continue;
       }
-      ctx.metrics().Add("bytes", double(response->body_bytes));
+      // The artifact's size, not a sum over attempts: Record() keeps it as
+      // the size of the pull.
+      ctx.metrics().Set("bytes", double(response->body_bytes));
       auto sha256 = FileSha256(file);
       if (!sha256) return core::Unexpected(sha256.error());
       if (artifact.digest && artifact.digest->rfind("sha256:", 0) == 0 &&
