@@ -194,12 +194,6 @@ core::Result<std::vector<std::string>> VersionedFolder::Prune(int keep) {
   for (const fs::directory_entry& entry : fs::directory_iterator(versions_, ec)) {
     const std::string name = entry.path().filename().string();
     if (name == current) continue;
-    if (name.starts_with(".link-")) {
-      // The new link of a run killed before it replaced dest.
-      std::error_code ignored;
-      fs::remove(entry.path(), ignored);
-      continue;
-    }
     if (auto number = VersionNumber(name)) others.emplace_back(*number, name);
   }
   if (ec) return core::Unexpected(IoError("cannot list", versions_, ec));

@@ -51,9 +51,8 @@ class VersionedFolder {
   std::optional<std::string> Current() const;
   // Moves `staged` to versions/<version> and points dest at it, durably.
   core::Result<void> Install(const std::filesystem::path& staged, const std::string& version);
-  // Removes all versions but the current one and the `keep` newest others,
-  // and the links of runs killed before they replaced dest; returns the
-  // names of the versions removed.
+  // Removes all versions but the current one and the `keep` newest others;
+  // returns the names removed.
   core::Result<std::vector<std::string>> Prune(int keep);
 
  private:
