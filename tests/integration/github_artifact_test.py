@@ -986,7 +986,8 @@ class GithubArtifactTest(unittest.TestCase):
         self.assertEqual(self.current(), newest, "seed %d" % seed)
         self.assert_whole(newest, files)
         self.assertEqual(self.leftovers(), [])
-        self.assertLessEqual(len(os.listdir(self.versions)), 2)
+        self.assertLessEqual(len(os.listdir(self.versions)), 2,
+                             "seed %d: %s" % (seed, sorted(os.listdir(self.versions))))
 
     # --- 9: keep ---------------------------------------------------------------
 
