@@ -1,5 +1,6 @@
 #include "alert/rule_evaluator.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -13,6 +14,7 @@ namespace {
 constexpr const char* kConsecutiveFailures = "consecutive_failures";
 constexpr const char* kDurationOver = "duration_over";
 constexpr const char* kQualityBelow = "quality_below";
+constexpr const char* kFailuresWithin = "failures_within";
 constexpr const char* kStale = "stale";
 constexpr const char* kReloadFailed = "reload_failed";
 
@@ -89,6 +91,48 @@ core::Result<void> RuleEvaluator::Load(store::RunStore& store) {
   return {};
 }
 
+void RuleEvaluator::Remember(store::RunStore& store, const config::AlertRules& rules,
+                             JobFacts& facts, const store::RunEnd& end) {
+  core::Duration window{};
+  for (const auto& level : rules.failures_within) window = std::max(window, level.window);
+  std::size_t durations = 0;
+  for (const auto& level : rules.duration_over) {
+    if (level.average_of > 1) {
+      durations = std::max(durations, static_cast<std::size_t>(level.average_of));
+    }
+  }
+  if (window == core::Duration{} && durations == 0) return;
+  const auto ran_to_its_end = [](store::RunStatus status) {
+    return status == store::RunStatus::kOk || status == store::RunStatus::kTimeout;
+  };
+  if (!facts.history_loaded) {
+    // Once per job and process: the runs before this one (a restart must
+    // not forget the failures of the last ten minutes).
+    facts.history_loaded = true;
+    auto recent = store.RecentRuns(end.job, 1000);
+    if (!recent) {
+      spdlog::warn("alerts: cannot read the recent runs of {}: {}", end.job,
+                   recent.error().message);
+    } else {
+      for (auto it = recent->rbegin(); it != recent->rend(); ++it) {  // oldest first
+        if (it->id == end.id || !it->finished_at) continue;
+        if (store::CountsAsFailure(it->status)) facts.failed_at.push_back(*it->finished_at);
+        if (ran_to_its_end(it->status)) {
+          facts.durations.push_back(*it->finished_at - it->started_at);
+        }
+      }
+    }
+  }
+  if (store::CountsAsFailure(end.status)) facts.failed_at.push_back(end.finished_at);
+  if (ran_to_its_end(end.status) && end.started_at != core::TimePoint{}) {
+    facts.durations.push_back(end.finished_at - end.started_at);
+  }
+  while (!facts.failed_at.empty() && facts.failed_at.front() <= end.finished_at - window) {
+    facts.failed_at.pop_front();
+  }
+  while (facts.durations.size() > durations) facts.durations.pop_front();
+}
+
 Alert RuleEvaluator::Base(const Policy& policy, const std::string& job, core::TimePoint now) const {
   Alert alert;
   alert.job = job;
@@ -132,13 +176,66 @@ void RuleEvaluator::OnRunEnd(store::RunStore& store, const store::RunEnd& end) {
   const std::string& error = end.error;
 
   CheckStreak(store, *current, *job, facts, streak_before, now, end.id, error, ok);
+  Remember(store, rules, facts, end);
+
+  if (!rules.failures_within.empty()) {
+    // Failures within each level's window, up to now.
+    auto failures_since = [&](core::Duration window) {
+      return static_cast<int>(std::count_if(facts.failed_at.begin(), facts.failed_at.end(),
+                                            [&](core::TimePoint t) { return t > now - window; }));
+    };
+    const auto* level =
+        WorstLevel(rules.failures_within, [&](const config::FailuresWithinRule& rule) {
+          return failures_since(rule.window) >= rule.count;
+        });
+    Verdict verdict;
+    verdict.holds = level != nullptr;
+    verdict.may_recover = ok;
+    if (level != nullptr) verdict.severity = level->severity;
+    verdict.firing = [&] {
+      Alert alert = Base(*current, job->name, now);
+      const int failures = failures_since(level->window);
+      alert.summary = fmt::format("{} failed {} times within {}", job->name, failures,
+                                  core::FormatDuration(level->window));
+      alert.value = failures;
+      alert.threshold = level->count;
+      alert.run_id = end.id;
+      alert.consecutive_failures = facts.streak;
+      alert.last_error = current->scrubber.Scrub(error);
+      return alert;
+    };
+    verdict.recovery = [&] {
+      const config::FailuresWithinRule& first = rules.failures_within.front();
+      Alert alert = Base(*current, job->name, now);
+      alert.summary = fmt::format("{} is below {} failures within {} again", job->name, first.count,
+                                  core::FormatDuration(first.window));
+      alert.value = failures_since(first.window);
+      alert.threshold = first.count;
+      alert.run_id = end.id;
+      return alert;
+    };
+    Apply(store, *current, job->name, kFailuresWithin, now, verdict);
+  }
 
   if (!rules.duration_over.empty() && end.status != store::RunStatus::kInterrupted &&
       end.started_at != core::TimePoint{}) {
-    const core::Duration took = end.finished_at - end.started_at;
+    const core::Duration this_run = end.finished_at - end.started_at;
+    // What a level compares: this run's duration, or the average of the
+    // last `average_of` runs that ran to their end.
+    auto measured = [&](const config::DurationOverRule& rule) {
+      if (rule.average_of <= 1 || facts.durations.empty()) return this_run;
+      const std::size_t n =
+          std::min<std::size_t>(static_cast<std::size_t>(rule.average_of), facts.durations.size());
+      core::Duration sum{};
+      for (std::size_t i = facts.durations.size() - n; i < facts.durations.size(); ++i) {
+        sum += facts.durations[i];
+      }
+      return sum / static_cast<core::Duration::rep>(n);
+    };
     const auto* level = WorstLevel(rules.duration_over, [&](const config::DurationOverRule& rule) {
-      return took > rule.threshold;
+      return measured(rule) > rule.threshold;
     });
+    const core::Duration took = level ? measured(*level) : measured(rules.duration_over.front());
     // A run that failed early says nothing about how long the job takes.
     if (level != nullptr || ok) {
       Verdict verdict;
@@ -148,8 +245,12 @@ void RuleEvaluator::OnRunEnd(store::RunStore& store, const store::RunEnd& end) {
       verdict.firing = [&] {
         Alert alert = Base(*current, job->name, now);
         alert.summary =
-            fmt::format("{} ran for {} (more than {})", job->name, core::FormatDuration(took),
-                        core::FormatDuration(level->threshold));
+            level->average_of > 1
+                ? fmt::format("{} took {} on average over its last {} runs (more than {})",
+                              job->name, core::FormatDuration(took), level->average_of,
+                              core::FormatDuration(level->threshold))
+                : fmt::format("{} ran for {} (more than {})", job->name, core::FormatDuration(took),
+                              core::FormatDuration(level->threshold));
         alert.value = Seconds(took);
         alert.threshold = Seconds(level->threshold);
         alert.run_id = end.id;

@@ -19,6 +19,7 @@
 // own record is unaffected.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -72,6 +73,11 @@ class RuleEvaluator {
   struct JobFacts {
     int streak = 0;
     std::optional<core::TimePoint> last_success_at;
+    // For failures_within and duration_over's average_of, read from the
+    // store's recent runs the first time a run of the job ends here.
+    bool history_loaded = false;
+    std::deque<core::TimePoint> failed_at;  // newest last; only what a window can need
+    std::deque<core::Duration> durations;   // of runs that ran to their end, newest last
   };
   struct RuleState {
     bool holding = false;
@@ -100,6 +106,9 @@ class RuleEvaluator {
                    const JobFacts& facts, int streak_before, core::TimePoint now,
                    std::optional<std::int64_t> run_id, const std::string& error, bool success);
   Alert Base(const Policy& policy, const std::string& job, core::TimePoint now) const;
+  // Keeps the facts failures_within and average_of read up to date.
+  void Remember(store::RunStore& store, const config::AlertRules& rules, JobFacts& facts,
+                const store::RunEnd& end);
 
   const std::string host_;
   const core::TimePoint started_;

@@ -109,6 +109,7 @@ bool Worse(const DurationOverRule& a, const DurationOverRule& b) {
 bool Worse(const QualityBelowRule& a, const QualityBelowRule& b) {
   return b.threshold < a.threshold;
 }
+bool Worse(const FailuresWithinRule& a, const FailuresWithinRule& b) { return b.count > a.count; }
 
 // A rule written as one mapping (one level) or a list of them (levels that
 // escalate): each level must be worse than the one before and at least as
@@ -156,8 +157,20 @@ AlertRules ReadAlertRules(MapReader& rules, bool job_level) {
       });
   out.duration_over = ReadLevels<DurationOverRule>(rules, "duration_over", [](MapReader& rule) {
     return DurationOverRule{rule.Duration("threshold", Need::kRequired).value_or(core::Duration{}),
-                            ReadSeverity(rule)};
+                            ReadSeverity(rule),
+                            static_cast<int>(rule.Int("average_of", 1, 1000).value_or(1))};
   });
+  out.failures_within =
+      ReadLevels<FailuresWithinRule>(rules, "failures_within", [](MapReader& rule) {
+        FailuresWithinRule level;
+        level.count = static_cast<int>(rule.Int("count", 1, 1000, Need::kRequired).value_or(1));
+        level.window = rule.Duration("window", Need::kRequired).value_or(core::Duration{});
+        if (rule.Has("window") && level.window <= core::Duration::zero()) {
+          rule.Report("window", "must be positive");
+        }
+        level.severity = ReadSeverity(rule);
+        return level;
+      });
   out.quality_below = ReadLevels<QualityBelowRule>(rules, "quality_below", [](MapReader& rule) {
     return QualityBelowRule{rule.Double("threshold", 0, 1, Need::kRequired).value_or(0),
                             ReadSeverity(rule)};

@@ -58,6 +58,17 @@ struct ConsecutiveFailuresRule {
 struct DurationOverRule {
   core::Duration threshold{};  // alert when a run takes longer than this
   Severity severity = Severity::kWarning;
+  // 1: this run's duration. N: the average of the last N runs that ran to
+  // their end (ok or timed out; a run that failed early says nothing about
+  // how long the job takes), like an alarm on a metric's average.
+  int average_of = 1;
+};
+// Alert when `count` runs have failed within `window` (however many
+// succeeded in between), like an alarm on an error count over a period.
+struct FailuresWithinRule {
+  int count = 1;
+  core::Duration window{};
+  Severity severity = Severity::kWarning;
 };
 struct QualityBelowRule {
   double threshold = 0;  // alert when a run's quality score (0..1) is below this
@@ -77,6 +88,7 @@ struct AlertRules {
   std::vector<ConsecutiveFailuresRule> consecutive_failures;  // ascending thresholds
   std::vector<DurationOverRule> duration_over;                // ascending thresholds
   std::vector<QualityBelowRule> quality_below;                // descending thresholds
+  std::vector<FailuresWithinRule> failures_within;            // ascending counts
   std::optional<SeverityRule> stale;
   std::optional<SeverityRule> reload_failed;  // daemon-wide only; never set on a job
 };

@@ -219,6 +219,7 @@ std::optional<JobConfig> JobReader::ReadJob(MapReader& reader, const AlertRules&
   job.alerts.consecutive_failures = pick(&AlertRules::consecutive_failures);
   job.alerts.duration_over = pick(&AlertRules::duration_over);
   job.alerts.quality_below = pick(&AlertRules::quality_below);
+  job.alerts.failures_within = pick(&AlertRules::failures_within);
   job.alerts.stale = own_rules.stale       ? own_rules.stale
                      : default_rules.stale ? default_rules.stale
                                            : global_rules.stale;

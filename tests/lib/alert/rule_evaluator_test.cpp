@@ -229,6 +229,97 @@ TEST_CASE("duration_over and quality_below fire on the run that breaks them", "[
   CHECK(alerts[2].second.size() == 2);  // critical: slack and mail
 }
 
+TEST_CASE("failures_within counts failures in the window, successes between them or not",
+          "[alert]") {
+  Harness h(Config("alerts:\n" + kChannels +
+                   "  rules:\n"
+                   "    failures_within: [{count: 3, window: 10m}, {count: 5, window: 10m, "
+                   "severity: critical}]\n"
+                   "jobs:\n  - {name: sync, type: sleep, every: 1m, with: {duration: 1s}}\n"));
+  h.End("sync", RunStatus::kFailed, 0);
+  h.End("sync", RunStatus::kOk, 60);
+  h.End("sync", RunStatus::kFailed, 120);
+  CHECK(h.Kinds().empty());
+  h.End("sync", RunStatus::kTimeout, 700);  // the one at 0 has left the window
+  CHECK(h.Kinds().empty());
+  h.End("sync", RunStatus::kFailed, 710);  // 120, 700, 710
+  CHECK(h.Kinds() == std::vector<std::string>{"failures_within:firing:warning"});
+  CHECK(h.Alerts()[0].first.summary == "sync failed 3 times within 10m");
+  h.End("sync", RunStatus::kOk, 715);  // still 120, 700, 710 within 10m: no recovery
+  CHECK(h.Kinds().size() == 1);
+  h.End("sync", RunStatus::kFailed, 730);
+  h.End("sync", RunStatus::kFailed, 740);
+  CHECK(h.Kinds().size() == 1);            // 4 within 10m: the warning holds
+  h.End("sync", RunStatus::kFailed, 750);  // 700 .. 750: 5 within 10m
+  CHECK(h.Kinds().back() == "failures_within:escalation:critical");
+  h.End("sync", RunStatus::kOk, 1345);  // only 750 is within 10m now: below 3
+  CHECK(h.Kinds().size() == 3);
+  CHECK(h.Kinds().back() == "failures_within:recovery:critical");
+  CHECK(h.Alerts().back().first.summary == "sync is below 3 failures within 10m again");
+}
+
+TEST_CASE("failures_within remembers the failures before a restart", "[alert]") {
+  TempDir dir;
+  auto config = Config("alerts:\n" + kChannels +
+                       "  rules: {failures_within: {count: 2, window: 10m}}\n"
+                       "jobs:\n  - {name: sync, type: sleep, every: 1m, with: {duration: 1s}}\n");
+  auto open = [&] {
+    auto s = store::RunStore::Open(dir.path() / "state.db", store::Database::Mode::kReadWrite);
+    REQUIRE(s);
+    return std::move(*s);
+  };
+  {
+    // A failure recorded by the daemon before it stopped.
+    store::RunStore s = open();
+    store::RunRecord run;
+    run.job = "sync";
+    run.started_at = T(99);
+    auto id = s.InsertRun(run);
+    REQUIRE(id);
+    store::RunEnd end;
+    end.id = *id;
+    end.job = "sync";
+    end.status = RunStatus::kFailed;
+    end.finished_at = T(100);
+    REQUIRE(s.FinishRun(end));
+  }
+  store::RunStore s = open();
+  RuleEvaluator evaluator(config, "box1", T(150));
+  REQUIRE(evaluator.Load(s));
+  store::RunEnd end;
+  end.id = 1000;
+  end.job = "sync";
+  end.status = RunStatus::kFailed;
+  end.started_at = T(199);
+  end.finished_at = T(200);
+  evaluator.OnRunEnd(s, end);
+  auto alerts = s.RecentAlerts("", 10);
+  REQUIRE(alerts);
+  REQUIRE(alerts->size() == 1);
+  CHECK((*alerts)[0].first.summary == "sync failed 2 times within 10m");
+}
+
+TEST_CASE("duration_over with average_of compares the average of the last runs", "[alert]") {
+  Harness h(Config("alerts:\n" + kChannels +
+                   "  notify_recovery: true\n"
+                   "  rules:\n"
+                   "    duration_over: {threshold: 10m, average_of: 3}\n"
+                   "jobs:\n  - {name: sync, type: sleep, every: 1h, with: {duration: 1s}}\n"));
+  h.End("sync", RunStatus::kOk, 1000, 900);  // one slow run: the average of one is 15m
+  CHECK(h.Kinds() == std::vector<std::string>{"duration_over:firing:warning"});
+  CHECK(h.Alerts()[0].first.summary ==
+        "sync took 15m on average over its last 3 runs (more than 10m)");
+  h.End("sync", RunStatus::kOk, 5000, 60);  // (900 + 60) / 2 = 8m: recovers
+  CHECK(h.Kinds().back() == "duration_over:recovery:warning");
+  h.End("sync", RunStatus::kFailed, 6000, 3000);  // a failure is not in the average
+  h.End("sync", RunStatus::kOk, 9000, 1000);      // (900 + 60 + 1000) / 3 = 10m53s
+  CHECK(h.Kinds().back() == "duration_over:firing:warning");
+  h.End("sync", RunStatus::kOk, 12000, 100);  // (60 + 1000 + 100) / 3 = 6m26s
+  CHECK(h.Kinds().back() == "duration_over:recovery:warning");
+  h.End("sync", RunStatus::kTimeout, 15000, 1800);  // a timed-out run is: (1000+100+1800)/3
+  CHECK(h.Kinds().back() == "duration_over:firing:warning");
+}
+
 TEST_CASE("stale fires from the sweep, recovers with the next success", "[alert]") {
   Harness h(Config("alerts:\n" + kChannels +
                    "  rules: {stale: {severity: critical}}\n"
