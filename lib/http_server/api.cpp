@@ -543,7 +543,9 @@ void Api::S3Event(const Request& request, const Respond& respond) {
       json.Key("id").Int(*id).Key("status").String("running");
     } else {
       json.Key("id").Null();
-      json.Key("status").String(why.rfind("queued", 0) == 0 ? "queued" : "skipped");
+      json.Key("status").String(why.rfind("queued", 0) == 0      ? "queued"
+                                : why.rfind("coalesced", 0) == 0 ? "coalesced"
+                                                                 : "skipped");
       json.Key("message").String(why);
     }
     json.EndObject();

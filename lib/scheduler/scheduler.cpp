@@ -535,6 +535,21 @@ std::optional<std::int64_t> Scheduler::RunNow(const std::string& job, std::strin
     return std::nullopt;
   }
   JobState& state = s.StateOf(job);
+  if (trigger == store::Trigger::kEvent && state.running > 0) {
+    // S3 events coalesce, whatever the overlap policy: a burst of 50
+    // notifications gives the running run and one queued behind it, which
+    // starts after it and so sees every object the burst announced.
+    const bool waiting = std::any_of(state.queued.begin(), state.queued.end(), [](const Firing& f) {
+      return f.trigger == store::Trigger::kEvent;
+    });
+    if (waiting) {
+      if (why) *why = "coalesced: an event run is already queued behind the running one";
+      return std::nullopt;
+    }
+    state.queued.push_back(Firing{job, trigger, std::nullopt, 1});
+    if (why) *why = "queued behind the running run (S3 events: at most one waits)";
+    return std::nullopt;
+  }
   if (state.running > 0 && config->overlap != config::Overlap::kAllow) {
     if (config->overlap == config::Overlap::kQueue && state.queued.size() < kMaxQueued) {
       state.queued.push_back(Firing{job, trigger, std::nullopt, 1});

@@ -380,6 +380,36 @@ TEST_CASE("after: on finished follows every end that no retry follows", "[schedu
         "notify:chain:ok:1 ");
 }
 
+TEST_CASE("a burst of S3 events gives one run and one queued behind it", "[scheduler]") {
+  auto synced = Job("synced", Script{200ms});  // overlap: skip, the default
+  const auto runs_made = synced.Settings<Script>()->runs;
+  Harness h({synced});
+  std::string why;
+  REQUIRE(h.sched->RunNow("synced", &why, store::Trigger::kEvent));
+  CHECK_FALSE(h.sched->RunNow("synced", &why, store::Trigger::kEvent));
+  CHECK_THAT(why, Catch::StartsWith("queued"));
+  for (int i = 0; i < 48; ++i) {
+    CHECK_FALSE(h.sched->RunNow("synced", &why, store::Trigger::kEvent));
+    CHECK_THAT(why, Catch::StartsWith("coalesced"));
+  }
+  h.Settle();
+  CHECK(h.sched->StatusOf("synced")->queued == 1);
+  h.Step(200ms);
+  CHECK(*runs_made == 2);  // the queued one starts as the first ends
+  // An event while the queued run runs queues one again.
+  CHECK_FALSE(h.sched->RunNow("synced", &why, store::Trigger::kEvent));
+  CHECK_THAT(why, Catch::StartsWith("queued"));
+  h.Step(200ms);
+  h.Step(200ms);
+  CHECK(h.sched->running() == 0);
+  const auto runs = h.Runs();
+  CHECK(runs.size() == 3);  // no skipped run recorded for the coalesced events
+  for (const auto& run : runs) {
+    CHECK(run.trigger == store::Trigger::kEvent);
+    CHECK(run.status == RunStatus::kOk);
+  }
+}
+
 TEST_CASE("overlap skip records a skipped run; queue runs it afterwards", "[scheduler]") {
   auto skipper = Job("skipper", Script{200ms});
   auto queuer = Job("queuer", Script{200ms});
