@@ -114,6 +114,19 @@ std::optional<std::string> ErrorCode(const http::ClientResponse& response) {
 
 }  // namespace
 
+core::Result<S3Options> S3OptionsFor(const AwsSettings& settings, const Environment& env) {
+  core::Result<std::string> region = ResolveRegion(settings, env);
+  if (!region) return core::Unexpected(region.error());
+  core::Result<Credentials> credentials = ResolveCredentials(settings, env);
+  if (!credentials) return core::Unexpected(credentials.error());
+  S3Options options;
+  options.region = std::move(*region);
+  options.endpoint = settings.s3_endpoint;
+  options.credentials = std::move(*credentials);
+  options.ca_file = settings.ca_file;
+  return options;
+}
+
 core::Result<S3Location> ParseS3Url(std::string_view url) {
   constexpr std::string_view kScheme = "s3://";
   const std::string quoted = "'" + std::string(url) + "'";

@@ -43,6 +43,7 @@
 #include <string_view>
 #include <vector>
 
+#include "aws/credentials.h"
 #include "aws/s3_responses.h"
 #include "aws/sigv4.h"
 #include "core/result.h"
@@ -68,6 +69,11 @@ struct S3Options {
   // Signing time; empty: the system clock.
   std::function<core::TimePoint()> clock;
 };
+
+// The S3Options of a job's `aws:` block: region and credentials resolved
+// (ResolveRegion, ResolveCredentials: their errors as they are), the endpoint
+// from s3_endpoint, the CA file; the sizes at their defaults.
+core::Result<S3Options> S3OptionsFor(const AwsSettings& settings, const Environment& env);
 
 // An s3:// URL's parts.
 struct S3Location {

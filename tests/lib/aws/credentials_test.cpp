@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "aws/s3.h"
 #include "config/document.h"
 #include "tests/lib/config/config_test_support.h"
 
@@ -305,4 +306,21 @@ TEST_CASE("Environment::FromProcess reads the process environment", "[aws]") {
   CHECK(env.Get("JOBSD_AWS_TEST_VARIABLE") == "x");
   ::unsetenv("JOBSD_AWS_TEST_VARIABLE");
   CHECK_FALSE(env.Get("JOBSD_AWS_TEST_VARIABLE"));
+}
+
+TEST_CASE("S3OptionsFor: a job's block made into S3 options", "[aws]") {
+  aws::AwsSettings settings;
+  settings.s3_endpoint = "http://127.0.0.1:4568";
+  settings.ca_file = "/etc/ca.pem";
+  const Env env = {{"AWS_DEFAULT_REGION", "eu-central-1"},
+                   {"AWS_ACCESS_KEY_ID", "K"},
+                   {"AWS_SECRET_ACCESS_KEY", "S"}};
+  const auto options = aws::S3OptionsFor(settings, EnvOf(env));
+  REQUIRE(options);
+  CHECK(options->region == "eu-central-1");
+  CHECK(options->endpoint == "http://127.0.0.1:4568");
+  CHECK(options->credentials.access_key_id == "K");
+  CHECK(options->ca_file == std::filesystem::path("/etc/ca.pem"));
+  CHECK(options->multipart_threshold == std::uint64_t(64) << 20);
+  CHECK_FALSE(aws::S3OptionsFor(settings, EnvOf({{"AWS_ACCESS_KEY_ID", "K"}})));
 }
