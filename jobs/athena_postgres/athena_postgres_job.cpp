@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <random>
 
 #include <fmt/format.h>
 
@@ -120,8 +121,14 @@ class AthenaPostgresJob final : public scheduler::Job {
     request.catalog = settings_.catalog;
     request.workgroup = settings_.workgroup;
     request.output_location = settings_.output_location;
+    // The same for every request of this run (a start whose answer was lost
+    // and is sent again finds the query it started), and never the same for
+    // two runs: run ids start over with a new state file, and Athena would
+    // answer a reused token with that earlier query's old result.
     request.client_request_token =
-        aws::QueryToken(ctx.job_name() + "/run " + std::to_string(ctx.run_id()), query);
+        aws::QueryToken(fmt::format("{}/run {}/{:016x}", ctx.job_name(), ctx.run_id(),
+                                    std::random_device{}() * 0x100000000ull ^ std::random_device{}()),
+                        query);
     const auto query_started = std::chrono::steady_clock::now();
     auto execution = athena.RunQuery(request, {}, ctx.CallOptions());
     ctx.metrics().Set("query_seconds", SecondsSince(query_started));

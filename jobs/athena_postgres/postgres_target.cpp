@@ -152,29 +152,45 @@ core::Result<PostgresTarget> PostgresTarget::Open(const TargetSettings& config, 
 }
 
 core::Result<void> PostgresTarget::PrepareStatusTable() {
-  if (config_.create) {
-    std::string sql = "CREATE TABLE IF NOT EXISTS " + status_sql_ + " (id bigserial PRIMARY KEY";
-    for (const auto& column : kStatusColumns) {
-      sql += fmt::format(", {} {}", column[0], column[1]);
+  auto present = conn_.Query(
+      "SELECT a.attname FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 "
+      "AND NOT a.attisdropped",
+      {status_sql_});
+  if (!present) return core::Unexpected(present.error());
+  std::vector<std::string> have;
+  for (int row = 0; row < present->row_count(); ++row) have.push_back(present->Text(row, 0));
+  std::vector<std::string> missing;
+  for (const auto& column : kStatusColumns) {
+    if (std::find(have.begin(), have.end(), column[0]) == have.end()) missing.push_back(column[0]);
+  }
+  if (missing.empty()) return {};
+  if (!config_.create) {
+    if (have.empty()) {
+      return core::Unexpected(
+          Mismatch(fmt::format("{}: the status table {} does not exist (create: true makes it)",
+                               conn_.target(), config_.status_table)));
     }
-    sql += ");";
-    for (const auto& column : kStatusColumns) {
-      sql += fmt::format(" ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {};", status_sql_, column[0],
-                         column[1]);
-    }
-    sql += fmt::format(" CREATE INDEX IF NOT EXISTS {} ON {} (job, target_table, status);",
+    return core::Unexpected(Mismatch(
+        fmt::format("{}: the status table {} lacks the columns {} (create: true adds them)",
+                    conn_.target(), config_.status_table, fmt::join(missing, ", "))));
+  }
+  std::string sql;
+  if (have.empty()) {
+    sql = "CREATE TABLE IF NOT EXISTS " + status_sql_ + " (id bigserial PRIMARY KEY";
+    for (const auto& column : kStatusColumns) sql += fmt::format(", {} {}", column[0], column[1]);
+    sql += fmt::format("); CREATE INDEX IF NOT EXISTS {} ON {} (job, target_table, status)",
                        pg::QuoteSingleIdentifier(LastPart(config_.status_table) + "_by_job"),
                        status_sql_);
-    return conn_.Exec(sql);
+  } else {
+    // A sync's own status table (forecast_sync_status): given the columns
+    // jobsd keeps, its rows left as they are.
+    for (const auto& column : kStatusColumns) {
+      if (std::find(missing.begin(), missing.end(), column[0]) == missing.end()) continue;
+      sql += fmt::format("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}; ", status_sql_, column[0],
+                         column[1]);
+    }
   }
-  auto exists = conn_.Query("SELECT to_regclass($1) IS NOT NULL", {status_sql_});
-  if (!exists) return core::Unexpected(exists.error());
-  if (exists->Text(0, 0) != "t") {
-    return core::Unexpected(
-        Mismatch(fmt::format("{}: the status table {} does not exist (create: true makes it)",
-                             conn_.target(), config_.status_table)));
-  }
-  return {};
+  return conn_.Exec(sql);
 }
 
 core::Result<std::optional<core::TimePoint>> PostgresTarget::Watermark() {
