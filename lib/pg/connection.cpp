@@ -94,6 +94,15 @@ bool IsPermanentConnectFailure(PGconn* conn, std::string_view message) {
                      [&](std::string_view p) { return lower.find(p) != std::string::npos; });
 }
 
+void OnNotice(void* handler, const char* message) {
+  if (handler == nullptr) return;
+  try {
+    (*static_cast<std::function<void(std::string_view)>*>(handler))(OneLine(message));
+  } catch (...) {
+    // Never through libpq's C frames.
+  }
+}
+
 std::string_view Field(const PGresult* result, int code) {
   const char* value = PQresultErrorField(result, code);
   return value ? value : "";
@@ -138,6 +147,10 @@ core::Result<Connection> Connection::Open(std::string_view url_or_conninfo,
   Connection conn(raw);  // closes it on every return below but the last
   conn.cancelled_ = options.cancelled;
   conn.deadline_ = options.deadline;
+  if (options.on_notice) {
+    conn.on_notice_ = std::make_unique<std::function<void(std::string_view)>>(options.on_notice);
+  }
+  PQsetNoticeProcessor(raw, &OnNotice, conn.on_notice_.get());
 
   const auto give_up_at = Steady::now() + options.connect_timeout;
   PostgresPollingStatusType polled =
@@ -184,6 +197,7 @@ core::Result<Connection> Connection::Open(std::string_view url_or_conninfo,
 Connection::Connection(Connection&& other) noexcept
     : conn_(std::exchange(other.conn_, nullptr)),
       target_(std::move(other.target_)),
+      on_notice_(std::move(other.on_notice_)),
       cancelled_(std::move(other.cancelled_)),
       deadline_(other.deadline_),
       last_sqlstate_(std::move(other.last_sqlstate_)),
@@ -195,6 +209,7 @@ Connection& Connection::operator=(Connection&& other) noexcept {
     Close();
     conn_ = std::exchange(other.conn_, nullptr);
     target_ = std::move(other.target_);
+    on_notice_ = std::move(other.on_notice_);
     cancelled_ = std::move(other.cancelled_);
     deadline_ = other.deadline_;
     last_sqlstate_ = std::move(other.last_sqlstate_);

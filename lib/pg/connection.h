@@ -47,6 +47,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,6 +72,11 @@ struct OpenOptions {
   // Nothing on this connection waits past it (kTimeout, not retryable: the
   // run's time is up). Usually the run's deadline. Change with SetDeadline.
   core::TimePoint deadline = core::TimePoint::max();
+  // The server's notices and warnings (RAISE NOTICE, "table ... does not
+  // exist, skipping"), one line each ("NOTICE: ..."), on the thread of the
+  // call that received them; dropped when unset (libpq would print them on
+  // stderr). Must not throw.
+  std::function<void(std::string_view)> on_notice;
 };
 
 // Parameters of Query, in order ($1, $2 ...), as text (PostgreSQL converts
@@ -162,6 +168,8 @@ class Connection {
   pg_conn* conn_ = nullptr;
   // Set once in Open.
   std::string target_;
+  // On the heap: libpq keeps its address, which must survive moves.
+  std::unique_ptr<std::function<void(std::string_view)>> on_notice_;
   // Changed by the setters.
   std::function<bool()> cancelled_;
   core::TimePoint deadline_ = core::TimePoint::max();
