@@ -435,9 +435,13 @@ core::Result<Rows> Connection::Collect(std::string_view what, Wait wait, bool un
   std::optional<core::Error> error;      // the first one
   Rows last;
   bool copy_out = false;
+  bool lost = false;  // libpq gave up on the socket
   while (true) {
     const int flushed = PQflush(conn_);
-    if (flushed < 0) return core::Unexpected(Failed(ConnectionError(what)));
+    if (flushed < 0) {
+      lost = true;
+      break;
+    }
     bool waiting = flushed == 1;
     if (!waiting && copy_out) {
       char* data = nullptr;
@@ -469,7 +473,8 @@ core::Result<Rows> Connection::Collect(std::string_view what, Wait wait, bool un
         return core::Unexpected(Failed(std::move(stopped)));
       }
       if (!WaitSocket(flushed == 1, kSlice)) {
-        return core::Unexpected(Failed(ConnectionError(what)));
+        lost = true;
+        break;
       }
       // A failure here (the server closed the connection) leaves libpq
       // with an error result for PQgetResult, which the loop collects.
@@ -526,6 +531,12 @@ core::Result<Rows> Connection::Collect(std::string_view what, Wait wait, bool un
         last = std::move(rows);
         break;
     }
+  }
+  if (lost) {
+    // The server's last words (a FATAL error) beat libpq's "server closed
+    // the connection unexpectedly".
+    if (!error) error = ConnectionError(what);
+    broken_ = true;
   }
   if (PQstatus(conn_) == CONNECTION_BAD) broken_ = true;
   if (error) {

@@ -516,6 +516,33 @@ TEST_CASE("pg: a server restart under an open connection: retryable, broken", "[
   CHECK(One(fresh, "SELECT 1") == "1");
 }
 
+TEST_CASE("pg: a server killed mid-statement: retryable, broken, no SQLSTATE", "[.pg]") {
+  BringServerUp guard;
+  pg::Connection conn = Connect();
+  int killed = -1;
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const std::string command = "/usr/bin/python3 '" + pg_test::Env("JOBSD_TEST_PG_SERVER") +
+                                "' kill9 --state-file '" + pg_test::Env("JOBSD_TEST_PG_STATE") +
+                                "'";
+    killed = std::system(command.c_str());
+  });
+  const auto start = Clock::now();
+  auto rows = conn.Query("SELECT pg_sleep(20)");
+  killer.join();
+  REQUIRE(killed == 0);
+  REQUIRE_FALSE(rows);
+  INFO(rows.error().message);
+  CHECK(Clock::now() - start < std::chrono::seconds(10));
+  CHECK(rows.error().retryable);
+  CHECK(rows.error().kind == core::ErrorKind::kIo);
+  CHECK(pg::SqlState(rows.error()).empty());
+  CHECK(conn.IsBroken());
+  pg_test::ControlServer("up");
+  pg::Connection fresh = Connect();
+  CHECK(One(fresh, "SELECT 1") == "1");
+}
+
 TEST_CASE("pg: a session terminated by the server: retryable, broken", "[.pg]") {
   pg::Connection conn = Connect();
   pg::Connection admin = Connect();
