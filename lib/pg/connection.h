@@ -7,9 +7,11 @@
 // the server is busy: the statement is then cancelled on the server
 // (PQcancel) and the call returns kCancelled or kTimeout, with the
 // connection still usable (or, when the server does not stop within 5 s,
-// closed and IsBroken()). Exceptions: DNS lookups inside libpq and the
-// PQcancel request itself block (the latter opens a second connection to
-// a server that has just been answering on the first).
+// closed and IsBroken()). A statement that finished before the cancel
+// reached it keeps its result: the call succeeds. Cleanup ignores both
+// (ROLLBACK, ending a COPY) but is bounded by 10 s. Exceptions: DNS lookups
+// inside libpq and the PQcancel request itself block (the latter opens a
+// second connection to a server that has just been answering on the first).
 //
 // Open:
 //   - takes a libpq URL (postgres://user:pw@host:5432/db?sslmode=require)
