@@ -94,6 +94,15 @@ bool IsPermanentConnectFailure(PGconn* conn, std::string_view message) {
                      [&](std::string_view p) { return lower.find(p) != std::string::npos; });
 }
 
+void OnNotice(void* handler, const char* message) {
+  if (handler == nullptr) return;
+  try {
+    (*static_cast<std::function<void(std::string_view)>*>(handler))(OneLine(message));
+  } catch (...) {
+    // Never through libpq's C frames.
+  }
+}
+
 std::string_view Field(const PGresult* result, int code) {
   const char* value = PQresultErrorField(result, code);
   return value ? value : "";
@@ -138,6 +147,10 @@ core::Result<Connection> Connection::Open(std::string_view url_or_conninfo,
   Connection conn(raw);  // closes it on every return below but the last
   conn.cancelled_ = options.cancelled;
   conn.deadline_ = options.deadline;
+  if (options.on_notice) {
+    conn.on_notice_ = std::make_unique<std::function<void(std::string_view)>>(options.on_notice);
+  }
+  PQsetNoticeProcessor(raw, &OnNotice, conn.on_notice_.get());
 
   const auto give_up_at = Steady::now() + options.connect_timeout;
   PostgresPollingStatusType polled =
@@ -184,6 +197,7 @@ core::Result<Connection> Connection::Open(std::string_view url_or_conninfo,
 Connection::Connection(Connection&& other) noexcept
     : conn_(std::exchange(other.conn_, nullptr)),
       target_(std::move(other.target_)),
+      on_notice_(std::move(other.on_notice_)),
       cancelled_(std::move(other.cancelled_)),
       deadline_(other.deadline_),
       last_sqlstate_(std::move(other.last_sqlstate_)),
@@ -195,6 +209,7 @@ Connection& Connection::operator=(Connection&& other) noexcept {
     Close();
     conn_ = std::exchange(other.conn_, nullptr);
     target_ = std::move(other.target_);
+    on_notice_ = std::move(other.on_notice_);
     cancelled_ = std::move(other.cancelled_);
     deadline_ = other.deadline_;
     last_sqlstate_ = std::move(other.last_sqlstate_);
@@ -420,9 +435,13 @@ core::Result<Rows> Connection::Collect(std::string_view what, Wait wait, bool un
   std::optional<core::Error> error;      // the first one
   Rows last;
   bool copy_out = false;
+  bool lost = false;  // libpq gave up on the socket
   while (true) {
     const int flushed = PQflush(conn_);
-    if (flushed < 0) return core::Unexpected(Failed(ConnectionError(what)));
+    if (flushed < 0) {
+      lost = true;
+      break;
+    }
     bool waiting = flushed == 1;
     if (!waiting && copy_out) {
       char* data = nullptr;
@@ -454,7 +473,8 @@ core::Result<Rows> Connection::Collect(std::string_view what, Wait wait, bool un
         return core::Unexpected(Failed(std::move(stopped)));
       }
       if (!WaitSocket(flushed == 1, kSlice)) {
-        return core::Unexpected(Failed(ConnectionError(what)));
+        lost = true;
+        break;
       }
       // A failure here (the server closed the connection) leaves libpq
       // with an error result for PQgetResult, which the loop collects.
@@ -511,6 +531,12 @@ core::Result<Rows> Connection::Collect(std::string_view what, Wait wait, bool un
         last = std::move(rows);
         break;
     }
+  }
+  if (lost) {
+    // The server's last words (a FATAL error) beat libpq's "server closed
+    // the connection unexpectedly".
+    if (!error) error = ConnectionError(what);
+    broken_ = true;
   }
   if (PQstatus(conn_) == CONNECTION_BAD) broken_ = true;
   if (error) {

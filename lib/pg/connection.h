@@ -7,9 +7,11 @@
 // the server is busy: the statement is then cancelled on the server
 // (PQcancel) and the call returns kCancelled or kTimeout, with the
 // connection still usable (or, when the server does not stop within 5 s,
-// closed and IsBroken()). Exceptions: DNS lookups inside libpq and the
-// PQcancel request itself block (the latter opens a second connection to
-// a server that has just been answering on the first).
+// closed and IsBroken()). A statement that finished before the cancel
+// reached it keeps its result: the call succeeds. Cleanup ignores both
+// (ROLLBACK, ending a COPY) but is bounded by 10 s. Exceptions: DNS lookups
+// inside libpq and the PQcancel request itself block (the latter opens a
+// second connection to a server that has just been answering on the first).
 //
 // Open:
 //   - takes a libpq URL (postgres://user:pw@host:5432/db?sslmode=require)
@@ -47,6 +49,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,6 +74,11 @@ struct OpenOptions {
   // Nothing on this connection waits past it (kTimeout, not retryable: the
   // run's time is up). Usually the run's deadline. Change with SetDeadline.
   core::TimePoint deadline = core::TimePoint::max();
+  // The server's notices and warnings (RAISE NOTICE, "table ... does not
+  // exist, skipping"), one line each ("NOTICE: ..."), on the thread of the
+  // call that received them; dropped when unset (libpq would print them on
+  // stderr). Must not throw.
+  std::function<void(std::string_view)> on_notice;
 };
 
 // Parameters of Query, in order ($1, $2 ...), as text (PostgreSQL converts
@@ -162,6 +170,8 @@ class Connection {
   pg_conn* conn_ = nullptr;
   // Set once in Open.
   std::string target_;
+  // On the heap: libpq keeps its address, which must survive moves.
+  std::unique_ptr<std::function<void(std::string_view)>> on_notice_;
   // Changed by the setters.
   std::function<bool()> cancelled_;
   core::TimePoint deadline_ = core::TimePoint::max();

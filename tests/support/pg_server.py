@@ -30,9 +30,11 @@ From the command line:
     pg_server.py start --state-file F
         starts a server, writes F (JSON: url, port, password, dir, pid) and
         prints the URL; the server keeps running after the script returns.
-    pg_server.py stop|restart|kill9|up --state-file F
-        acts on the server F describes (`stop` also deletes its folder and
-        F; `up` starts it again after a stop or kill9).
+    pg_server.py stop --state-file F
+        stops the server F describes and deletes its folder and F.
+    pg_server.py down|up|restart|kill9 --state-file F
+        acts on the server F describes and keeps it: `down` stops it, `up`
+        starts it again (after down or kill9), `restart` does both.
 
 As root, initdb, pg_ctl and postgres run as the `postgres` user (they
 refuse root), in a folder owned by it under the system temp dir; as any
@@ -131,8 +133,12 @@ class PostgresServer:
             os.unlink(pwfile)
 
     def start(self, timeout=60):
-        """Starts the server and waits until it takes connections."""
+        """Starts the server and waits until it takes connections (a no-op
+        when it is running)."""
         self.create()
+        if self.pid is not None and _alive(self.pid):
+            self._running = True
+            return
         options = ("-c listen_addresses=127.0.0.1 -p %d -c unix_socket_directories=%s "
                    "-c fsync=off -c full_page_writes=off" % (self.port, self.dir))
         deadline = time.monotonic() + timeout
@@ -304,7 +310,7 @@ def main(argv):
         at = argv.index("--")
         argv, command = argv[:at], argv[at + 1:]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=["run", "start", "stop", "restart", "kill9", "up"])
+    parser.add_argument("action", choices=["run", "start", "stop", "down", "up", "restart", "kill9"])
     parser.add_argument("--state-file")
     args = parser.parse_args(argv)
     if args.action == "run":
@@ -326,6 +332,8 @@ def main(argv):
     if args.action == "stop":
         server.close()
         os.unlink(args.state_file)
+    elif args.action == "down":
+        server.stop()
     elif args.action == "restart":
         server.restart()
     elif args.action == "kill9":
