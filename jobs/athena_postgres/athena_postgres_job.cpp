@@ -161,11 +161,13 @@ class AthenaPostgresJob final : public scheduler::Job {
     auto scratch = ctx.ScratchFolder();
     if (!scratch) return Fail(ctx, targets, scratch.error());
     const std::filesystem::path result_file = *scratch / "result.csv";
+    const auto fetch_started = std::chrono::steady_clock::now();
     if (auto fetched = FetchResult(ctx, athena, *execution, std::move(*first_page), columns,
                                    *credentials, *region, result_file);
         !fetched) {
       return Fail(ctx, targets, Interrupted(ctx, fetched.error()));
     }
+    ctx.metrics().Set("fetch_seconds", SecondsSince(fetch_started));
     std::error_code ec;
     ctx.metrics().Add("result_bytes", double(std::filesystem::file_size(result_file, ec)));
 

@@ -24,8 +24,9 @@
 //
 // Metrics: rows (of the result), inserted, updated, unchanged (summed over
 // the targets), duplicate_keys, bytes_scanned (Athena's DataScannedInBytes),
-// cost_usd (at $5 per TB scanned), query_seconds, load_seconds,
-// result_bytes, athena_throttled, changed.
+// cost_usd (at $5 per TB scanned), query_seconds, fetch_seconds (the result
+// into the scratch folder), load_seconds, result_bytes, athena_throttled,
+// changed.
 #pragma once
 
 #include "scheduler/job.h"

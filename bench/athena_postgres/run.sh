@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The athena_postgres job's load beside psql's \copy + INSERT ... ON CONFLICT
+# (the practical limit) and row-at-a-time inserts with a commit each, on a
+# real PostgreSQL 15: 1,000,000 rows, half already in the table with other
+# values; rows/s and peak RSS.
+#
+#   bench/athena_postgres/run.sh [--quick] [BUILD_DIR]
+#
+# BUILD_DIR (default build/) must hold daemon/jobsd. The full run takes a few
+# minutes and about 2 GiB of memory (the fake Athena holds the table);
+# --quick (CI smoke) uses 20,000 rows and fails only when something cannot
+# run or the tables differ. How each figure is measured:
+# bench/athena_postgres/harness.py.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$(dirname "$here")")"
+options=()
+build="$root/build"
+for arg in "$@"; do
+  case "$arg" in
+    --quick) options+=("$arg") ;;
+    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "run.sh: unknown option $arg" >&2; exit 2 ;;
+    *) build="$arg" ;;
+  esac
+done
+if [[ ! -x "$build/daemon/jobsd" ]]; then
+  echo "run.sh: no $build/daemon/jobsd; build it first (scripts/build)" >&2
+  exit 2
+fi
+exec /usr/bin/python3 "$here/harness.py" --jobsd "$build/daemon/jobsd" "${options[@]}"
