@@ -22,12 +22,17 @@ const std::set<std::string>& OptionsOf(const std::string& command) {
   static const std::set<std::string> kOnce{"-c", "--config", "--set", "--log-level", "--json"};
   static const std::set<std::string> kHistory{"-c", "--config", "--limit", "--json", "--alerts"};
   static const std::set<std::string> kAlertTest{"-c", "--config"};
+  static const std::set<std::string> kBackups{"-c", "--config", "--json"};
+  static const std::set<std::string> kRestore{"-c",       "--config", "--at",
+                                              "--source", "--to",     "--force"};
   if (command == "check") return kCheck;
   if (command == "list") return kList;
   if (command == "run") return kRun;
   if (command == "once") return kOnce;
   if (command == "history") return kHistory;
   if (command == "alert-test") return kAlertTest;
+  if (command == "backups") return kBackups;
+  if (command == "restore") return kRestore;
   return kNone;
 }
 
@@ -65,6 +70,11 @@ commands:
   alert-test -c FILE CHANNEL      send a test alert through one channel of
                                   alerts.channels, once; print what the far
                                   end answered (exit 0 delivered, 1 not)
+  backups -c FILE JOB [--json]    a backup job's backups, oldest first
+  restore -c FILE JOB --to PATH [--at TIME|latest] [--source NAME] [--force]
+                                  check and write one source of a backup to
+                                  PATH (exit 0 only when the copy passes the
+                                  backup's checks)
   version                         jobsd's version and its libraries'
   help                            this text
 
@@ -79,7 +89,8 @@ core::Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
   if (cl.command == "--help" || cl.command == "-h") cl.command = "help";
   if (cl.command == "--version") cl.command = "version";
   static const std::set<std::string> kCommands{"check",   "list",    "run",  "once",
-                                               "history", "version", "help", "alert-test"};
+                                               "history", "version", "help", "alert-test",
+                                               "backups", "restore"};
   if (!kCommands.count(cl.command)) {
     return Unexpected(Usage("unknown command '" + cl.command + "'"));
   }
@@ -116,6 +127,11 @@ core::Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
       cl.alerts = true;
       continue;
     }
+    if (arg == "--force") {
+      if (inline_value) return Unexpected(Usage("--force takes no value"));
+      cl.force = true;
+      continue;
+    }
     auto v = value();
     if (!v) return Unexpected(v.error());
     if (arg == "-c" || arg == "--config") {
@@ -138,19 +154,34 @@ core::Result<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
         return Unexpected(Usage("--set needs key=value, not '" + *v + "'"));
       }
       cl.sets.emplace_back(v->substr(0, eq), v->substr(eq + 1));
+    } else if (arg == "--at") {
+      cl.at = *v;
+    } else if (arg == "--source") {
+      cl.source = *v;
+    } else if (arg == "--to") {
+      cl.to = *v;
     } else if (arg == "--from") {
       auto t = core::ParseRfc3339(*v);
       if (!t) return Unexpected(Usage("--from: " + t.error().message));
       cl.from = *t;
     }
   }
-  const std::size_t max_positional =
-      cl.command == "once" || cl.command == "history" || cl.command == "alert-test" ? 1 : 0;
+  const std::size_t max_positional = cl.command == "once" || cl.command == "history" ||
+                                             cl.command == "alert-test" ||
+                                             cl.command == "backups" || cl.command == "restore"
+                                         ? 1
+                                         : 0;
   if (cl.positional.size() > max_positional) {
     return Unexpected(Usage("unexpected argument '" + cl.positional[max_positional] + "'"));
   }
   if (cl.command == "once" && cl.positional.empty()) {
     return Unexpected(Usage("once: name the job to run"));
+  }
+  if ((cl.command == "backups" || cl.command == "restore") && cl.positional.empty()) {
+    return Unexpected(Usage(cl.command + ": name the backup job"));
+  }
+  if (cl.command == "restore" && cl.to.empty()) {
+    return Unexpected(Usage("restore: --to PATH says where the restored copy goes"));
   }
   if (cl.command == "alert-test" && cl.positional.empty()) {
     return Unexpected(Usage("alert-test: name the channel to test"));

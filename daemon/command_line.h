@@ -15,7 +15,8 @@
 namespace jobsd {
 
 struct CommandLine {
-  std::string command;      // run, check, list, once, history, alert-test, version, help
+  std::string
+      command;  // run, check, list, once, history, alert-test, backups, restore, version, help
   std::string config_path;  // -c/--config, else $JOBSD_CONFIG, else /etc/jobsd/jobsd.yaml
   std::vector<std::string> positional;  // the job of `once`, the channel of `alert-test`
   int next = 5;                         // list --next N
@@ -25,6 +26,10 @@ struct CommandLine {
   bool alerts = false;                  // history --alerts
   std::vector<std::pair<std::string, std::string>> sets;  // once --set key=value
   std::optional<config::LogLevel> log_level;              // --log-level, overrides the config
+  std::string at;      // restore --at TIME|latest (empty: latest)
+  std::string source;  // restore --source NAME (empty: the backup's only source)
+  std::string to;      // restore --to PATH
+  bool force = false;  // restore --force: replace an existing PATH
 };
 
 core::Result<CommandLine> ParseCommandLine(int argc, const char* const* argv);

@@ -3,13 +3,15 @@
 #include <iostream>
 
 #include "alert/channel.h"
+#include "daemon/backup_commands.h"
 #include "daemon/command_line.h"
 #include "daemon/commands.h"
 #include "daemon/daemon.h"
 #include "http/client.h"
 #include "http_server/api_metrics.h"
-#include "jobs/command/command_job.h"
 #include "jobs/athena_postgres/athena_postgres_job.h"
+#include "jobs/backup/backup_job.h"
+#include "jobs/command/command_job.h"
 #include "jobs/github_artifact/github_artifact_job.h"
 #include "jobs/openaq/openaq_job.h"
 #include "jobs/sleep/sleep_job.h"
@@ -24,6 +26,7 @@ scheduler::JobCatalog Catalog() {
   catalog.Add(jobs::openaq::Type());
   catalog.Add(jobs::github_artifact::Type());
   catalog.Add(jobs::athena_postgres::Type());
+  catalog.Add(jobs::backup::Type());
   return catalog;
 }
 
@@ -53,6 +56,8 @@ int main(int argc, char** argv) {
   if (command == "history") return jobsd::HistoryCommand(*cl, catalog);
   if (command == "once") return jobsd::OnceCommand(*cl, catalog, http_client);
   if (command == "alert-test") return jobsd::AlertTestCommand(*cl, catalog, http_client);
+  if (command == "backups") return jobsd::BackupsCommand(*cl, catalog);
+  if (command == "restore") return jobsd::RestoreCommand(*cl, catalog);
   return jobsd::RunDaemon(*cl, catalog, http_client, {[&http_client](metrics::Exposition& out) {
     http::WriteClientMetrics(http_client.Stats(), out);
   }},

@@ -555,4 +555,36 @@ core::Result<Rows> Connection::Collect(std::string_view what, Wait wait, bool un
   return last;
 }
 
+core::Result<ToolConninfo> ConninfoForTools(std::string_view url_or_conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(std::string(url_or_conninfo).c_str(), &error);
+  if (options == nullptr) {
+    std::string message = error ? error : "out of memory";
+    PQfreemem(error);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+      message.pop_back();
+    return core::Unexpected(core::InvalidArgument(
+        "cannot read the connection string " + RedactConninfo(url_or_conninfo) + ": " +
+        MaskSecrets(message, ConninfoSecrets(url_or_conninfo))));
+  }
+  ToolConninfo out;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr || *o->val == '\0') continue;
+    const std::string_view key = o->keyword;
+    if (key == "password") {
+      out.password = o->val;
+      continue;
+    }
+    if (!out.conninfo.empty()) out.conninfo += ' ';
+    out.conninfo += std::string(key) + "='";
+    for (const char* c = o->val; *c; ++c) {
+      if (*c == '\'' || *c == '\\') out.conninfo += '\\';
+      out.conninfo += *c;
+    }
+    out.conninfo += '\'';
+  }
+  PQconninfoFree(options);
+  return out;
+}
+
 }  // namespace pg

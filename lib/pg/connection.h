@@ -181,4 +181,16 @@ class Connection {
   bool copy_open_ = false;
 };
 
+// A connection string split for PostgreSQL's command-line tools (pg_dump,
+// pg_restore, psql): every parameter but the password, as a key='value'
+// conninfo for their --dbname, and the password alone, for PGPASSWORD in
+// their environment, so it is never on a command line (where `ps` shows
+// it) or in a log. kInvalidArgument when libpq cannot read the string (the
+// message masked as Open's are).
+struct ToolConninfo {
+  std::string conninfo;
+  std::string password;  // empty: none in the string
+};
+core::Result<ToolConninfo> ConninfoForTools(std::string_view url_or_conninfo);
+
 }  // namespace pg

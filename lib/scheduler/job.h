@@ -108,6 +108,11 @@ class JobContext {
   // folder is worked out only when a job asks: splitting a path costs more
   // than a whole run of a quick job, and most jobs never ask.
   void set_state_file(const std::filesystem::path& file) { state_file_ = &file; }
+  // The state store's file (state.path), for a job that backs it up; empty
+  // when the context was given only a folder.
+  std::filesystem::path state_file() const {
+    return state_file_ ? *state_file_ : std::filesystem::path();
+  }
 
   // Log lines carry the job name and run id.
   void Info(std::string_view message) const;
