@@ -194,6 +194,70 @@ ArchivePtr Reader(bool raw) {
   return a;
 }
 
+// The bytes of `in` into `out` as they are, hashed (a file stored with
+// codec none).
+core::Result<Packed> CopyFile(const fs::path& in, const fs::path& out, const Cancelled& cancelled,
+                              bool hash) {
+  const int from = ::open(in.c_str(), O_RDONLY | O_CLOEXEC);
+  if (from < 0)
+    return core::Unexpected(IoError("cannot open " + in.string() + ": " + std::strerror(errno)));
+  const int to = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (to < 0) {
+    ::close(from);
+    return core::Unexpected(IoError("cannot create " + out.string() + ": " + std::strerror(errno)));
+  }
+  Sink sink;
+  sink.fd = to;
+  std::array<char, kPiece> buffer;
+  core::Result<Packed> result = Packed{};
+  for (;;) {
+    if (cancelled && cancelled()) {
+      result = core::Unexpected(CancelledError(in));
+      break;
+    }
+    const ssize_t n = ::read(from, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      result =
+          core::Unexpected(IoError("cannot read " + in.string() + ": " + std::strerror(errno)));
+      break;
+    }
+    if (n == 0) break;
+    if (WriteToSink(nullptr, &sink, buffer.data(), static_cast<size_t>(n)) < 0) {
+      result = core::Unexpected(
+          IoError("cannot write " + out.string() + ": " + std::strerror(sink.error)));
+      break;
+    }
+  }
+  if (result && ::fsync(to) != 0)
+    result = core::Unexpected(IoError("cannot flush " + out.string()));
+  ::close(from);
+  ::close(to);
+  if (!result) {
+    std::error_code ec;
+    fs::remove(out, ec);
+    return result;
+  }
+  result->bytes_in = sink.bytes;
+  result->bytes_out = sink.bytes;
+  result->files = 1;
+  if (hash) result->sha256 = crypto::Hex(sink.sha.Finish());
+  return result;
+}
+
+// zstd and gzip streams start with their magic numbers; anything else was
+// stored as it was.
+bool IsCompressed(const fs::path& file) {
+  unsigned char magic[4] = {};
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;  // let libarchive say what is wrong
+  const ssize_t n = ::read(fd, magic, sizeof magic);
+  ::close(fd);
+  if (n >= 4 && magic[0] == 0x28 && magic[1] == 0xB5 && magic[2] == 0x2F && magic[3] == 0xFD)
+    return true;
+  return n >= 2 && magic[0] == 0x1F && magic[1] == 0x8B;
+}
+
 }  // namespace
 
 std::string_view CodecExtension(Codec codec) {
@@ -222,6 +286,7 @@ std::string_view CodecName(Codec codec) {
 
 core::Result<Packed> CompressFile(const fs::path& in, const fs::path& out, Codec codec, int level,
                                   const Cancelled& cancelled) {
+  if (codec == Codec::kNone) return CopyFile(in, out, cancelled, true);
   const int fd = ::open(in.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return core::Unexpected(IoError("cannot open " + in.string() + ": " + std::strerror(errno)));
@@ -317,6 +382,11 @@ core::Result<Packed> TarFolder(const fs::path& folder, const fs::path& out, Code
 
 core::Result<std::uint64_t> DecompressFile(const fs::path& in, const fs::path& out,
                                            const Cancelled& cancelled) {
+  if (!IsCompressed(in)) {
+    auto copied = CopyFile(in, out, cancelled, false);
+    if (!copied) return core::Unexpected(copied.error());
+    return copied->bytes_out;
+  }
   ArchivePtr a = Reader(true);
   if (archive_read_open_filename(a.get(), in.c_str(), kPiece) != ARCHIVE_OK) {
     return core::Unexpected(ArchiveError(a.get(), in, "cannot read"));

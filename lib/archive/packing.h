@@ -14,6 +14,11 @@
 // symlinks (libarchive's secure extraction flags), so a tar from a backup
 // folder someone else could write lands under `folder` only.
 //
+// Integrity: a stream cut short is an error on the way back, but a changed
+// byte inside a zstd frame may decompress without one (libarchive writes
+// frames without a content checksum): the SHA-256 of the stored file, kept
+// in the backup's manifest, is what proves it intact.
+//
 // Blocking; any thread. Errors (kIo, or kInvalidArgument for data that is
 // not what it claims) name the file and what libarchive said; cancellation
 // is kCancelled.
