@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -17,7 +18,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -189,18 +189,28 @@ class FakeS3 {
       res.set_content(ErrorXml("NoSuchUpload", "no such upload"), "application/xml");
       return;
     }
-    // Plain pattern matching, independent of the client's XML reader.
-    const std::regex part(
-        "<Part><PartNumber>(\\d+)</PartNumber><ETag>&quot;([0-9a-f]+)&quot;"
-        "</ETag></Part>");
+    // Plain string scanning, independent of the client's XML reader (and of
+    // std::regex, which GCC 12 warns about under ASan).
     std::string assembled;
     int expected = 1;
-    for (auto it = std::sregex_iterator(req.body.begin(), req.body.end(), part);
-         it != std::sregex_iterator(); ++it, ++expected) {
-      const int number = std::stoi((*it)[1]);
+    const std::string open = "<Part><PartNumber>", middle = "</PartNumber><ETag>&quot;",
+                      close = "&quot;</ETag></Part>";
+    for (std::size_t at = req.body.find(open); at != std::string::npos;
+         at = req.body.find(open, at), ++expected) {
+      at += open.size();
+      const std::size_t number_end = req.body.find(middle, at);
+      const std::size_t etag_end =
+          number_end == std::string::npos ? number_end : req.body.find(close, number_end);
+      const int number = number_end == std::string::npos
+                             ? -1
+                             : std::atoi(req.body.substr(at, number_end - at).c_str());
+      const std::string etag =
+          etag_end == std::string::npos
+              ? ""
+              : req.body.substr(number_end + middle.size(), etag_end - number_end - middle.size());
       const auto stored = upload->second.find(number);
       if (number != expected || stored == upload->second.end() ||
-          Etag(stored->second) != "\"" + (*it)[2].str() + "\"") {
+          Etag(stored->second) != "\"" + etag + "\"") {
         res.status = 400;
         res.set_content(ErrorXml("InvalidPart", "part " + std::to_string(number)),
                         "application/xml");
