@@ -10,13 +10,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <mutex>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,12 @@ class FakeS3 {
     server_.Start();
   }
 
+  // The server first: its threads may still be in a handler (a request the
+  // client gave up on) that uses the members below.
+  ~FakeS3() { server_.Stop(); }
+  FakeS3(const FakeS3&) = delete;
+  FakeS3& operator=(const FakeS3&) = delete;
+
   std::string endpoint() const { return server_.base_url(); }
 
   void SetFault(Fault fault) {
@@ -84,6 +91,10 @@ class FakeS3 {
     std::lock_guard lock(mutex_);
     return payload_hashes_;
   }
+  std::vector<std::string> Dates() {
+    std::lock_guard lock(mutex_);
+    return dates_;
+  }
 
  private:
   static std::string Etag(const std::string& bytes) {
@@ -101,6 +112,7 @@ class FakeS3 {
     for (const auto& [name, value] : req.headers) received.headers.push_back({name, value});
     received.payload_hash = crypto::Sha256Hex(req.body);
     payload_hashes_.push_back(req.get_header_value("x-amz-content-sha256"));
+    dates_.push_back(req.get_header_value("x-amz-date"));
     const std::string problem = aws::VerifySignature(received, kCredentials, "us-east-1", "s3");
     if (!problem.empty()) {
       signature_problems_.push_back(problem);
@@ -177,18 +189,28 @@ class FakeS3 {
       res.set_content(ErrorXml("NoSuchUpload", "no such upload"), "application/xml");
       return;
     }
-    // Plain pattern matching, independent of the client's XML reader.
-    const std::regex part(
-        "<Part><PartNumber>(\\d+)</PartNumber><ETag>&quot;([0-9a-f]+)&quot;"
-        "</ETag></Part>");
+    // Plain string scanning, independent of the client's XML reader (and of
+    // std::regex, which GCC 12 warns about under ASan).
     std::string assembled;
     int expected = 1;
-    for (auto it = std::sregex_iterator(req.body.begin(), req.body.end(), part);
-         it != std::sregex_iterator(); ++it, ++expected) {
-      const int number = std::stoi((*it)[1]);
+    const std::string open = "<Part><PartNumber>", middle = "</PartNumber><ETag>&quot;",
+                      close = "&quot;</ETag></Part>";
+    for (std::size_t at = req.body.find(open); at != std::string::npos;
+         at = req.body.find(open, at), ++expected) {
+      at += open.size();
+      const std::size_t number_end = req.body.find(middle, at);
+      const std::size_t etag_end =
+          number_end == std::string::npos ? number_end : req.body.find(close, number_end);
+      const int number = number_end == std::string::npos
+                             ? -1
+                             : std::atoi(req.body.substr(at, number_end - at).c_str());
+      const std::string etag =
+          etag_end == std::string::npos
+              ? ""
+              : req.body.substr(number_end + middle.size(), etag_end - number_end - middle.size());
       const auto stored = upload->second.find(number);
       if (number != expected || stored == upload->second.end() ||
-          Etag(stored->second) != "\"" + (*it)[2].str() + "\"") {
+          Etag(stored->second) != "\"" + etag + "\"") {
         res.status = 400;
         res.set_content(ErrorXml("InvalidPart", "part " + std::to_string(number)),
                         "application/xml");
@@ -241,6 +263,7 @@ class FakeS3 {
   std::vector<std::string> log_;
   std::vector<std::string> signature_problems_;
   std::vector<std::string> payload_hashes_;
+  std::vector<std::string> dates_;
 };
 
 http::ClientOptions FastClient() {
@@ -351,6 +374,18 @@ TEST_CASE("S3Client: signed put, get, list, delete against the fake", "[aws]") {
     CHECK_FALSE(refused.error().retryable);
     CHECK(refused.error().message.find("nope") == std::string::npos);
   }
+  SECTION("each request is signed at the time the clock says") {
+    aws::S3Options clocked = OptionsFor(fake);
+    core::TimePoint now = *aws::ParseAmzDate("20240102T030405Z");
+    clocked.clock = [&now] { return now; };
+    aws::S3Client at(http, clocked);
+    REQUIRE(at.PutObject("bucket", "t1", std::string("1"), {}));
+    now += std::chrono::minutes(5);
+    REQUIRE(at.PutObject("bucket", "t2", std::string("2"), {}));
+    const std::vector<std::string> dates = fake.Dates();
+    CHECK(dates[dates.size() - 2] == "20240102T030405Z");
+    CHECK(dates.back() == "20240102T030905Z");
+  }
   SECTION("an empty object is an empty file") {
     fake.Put("bucket", "empty", "");
     REQUIRE(s3.GetObject("bucket", "empty", dir.path / "empty", {}));
@@ -387,9 +422,9 @@ TEST_CASE("S3Client: NoSuchKey and a bad call are clear errors", "[aws]") {
 }
 
 TEST_CASE("S3Client: a 500 and then a 200 is retried", "[aws]") {
+  std::atomic<int> calls{0};  // outlives the fake's handlers
   FakeS3 fake;
   fake.Put("bucket", "k", "payload");
-  std::atomic<int> calls{0};
   fake.SetFault([&](const httplib::Request&, httplib::Response& res) {
     if (calls++ > 0) return false;
     res.status = 500;
@@ -422,8 +457,8 @@ TEST_CASE("S3Client: a 500 and then a 200 is retried", "[aws]") {
 }
 
 TEST_CASE("S3Client: RequestTimeout (a 400) is tried again, signed anew", "[aws]") {
+  std::atomic<int> calls{0};  // outlives the fake's handlers
   FakeS3 fake;
-  std::atomic<int> calls{0};
   fake.SetFault([&](const httplib::Request&, httplib::Response& res) {
     if (calls++ > 0) return false;
     res.status = 400;
@@ -524,16 +559,18 @@ TEST_CASE("S3Client: multipart upload against the fake", "[aws]") {
     CHECK_FALSE(fake.Object("bucket", "big"));
   }
   SECTION("cancelling between parts aborts the upload") {
-    std::atomic<int> parts{0};
-    fake.SetFault([&](const httplib::Request& req, httplib::Response&) {
-      if (req.has_param("partNumber")) ++parts;
+    // Shared: the fake may still be reading the part given up on when this
+    // section ends.
+    const auto parts = std::make_shared<std::atomic<int>>(0);
+    fake.SetFault([parts](const httplib::Request& req, httplib::Response&) {
+      if (req.has_param("partNumber")) ++*parts;
       return false;
     });
     aws::S3Options one_at_a_time = options;
     one_at_a_time.parallel_parts = 1;
     aws::S3Client sequential(http, one_at_a_time);
     http::CallOptions call;
-    call.cancelled = [&] { return parts >= 1; };
+    call.cancelled = [parts] { return *parts >= 1; };
     const auto put = sequential.PutObject("bucket", "big", file, call);
     REQUIRE_FALSE(put);
     CHECK(put.error().kind == core::ErrorKind::kCancelled);
