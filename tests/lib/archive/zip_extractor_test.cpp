@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "archive/zip_extractor.h"
+#include "tests/support/rss.h"
 
 namespace {
 
@@ -72,32 +73,7 @@ mode_t Mode(const stdfs::path& path) {
   return st.st_mode & 07777;
 }
 
-long RssKiB() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return 0;
-}
-
-// How much the RSS rose above its level before `work`, at its peak while
-// `work` ran.
-long PeakRssGrowthKiB(const std::function<void()>& work) {
-  std::atomic<bool> done{false};
-  std::atomic<long> peak{0};
-  const long before = RssKiB();
-  std::thread sampler([&] {
-    while (!done) {
-      peak = std::max(peak.load(), RssKiB());
-      std::this_thread::sleep_for(2ms);
-    }
-  });
-  work();
-  done = true;
-  sampler.join();
-  return peak - before;
-}
+using support::PeakRssGrowthKiB;
 
 // --- zips written by libarchive
 

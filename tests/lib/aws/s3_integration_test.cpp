@@ -26,6 +26,7 @@
 #include "aws/sigv4.h"
 #include "crypto/hex.h"
 #include "crypto/sha256.h"
+#include "tests/support/rss.h"
 
 // REQUIRE for a core::Result, printing its error when it has one.
 #define REQUIRE_OK(result)                                       \
@@ -128,31 +129,7 @@ std::string FileHash(const fs::path& file) {
   return crypto::Hex(hash.Finish());
 }
 
-long RssKiB() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return 0;
-}
-
-// How far the RSS rose above its level before `work`, at its peak.
-long PeakRssGrowthKiB(const std::function<void()>& work) {
-  std::atomic<bool> done{false};
-  std::atomic<long> peak{0};
-  const long before = RssKiB();
-  std::thread sampler([&] {
-    while (!done) {
-      peak = std::max(peak.load(), RssKiB());
-      std::this_thread::sleep_for(2ms);
-    }
-  });
-  work();
-  done = true;
-  sampler.join();
-  return std::max(0L, peak.load() - before);
-}
+using support::PeakRssGrowthKiB;
 
 }  // namespace
 

@@ -17,6 +17,7 @@
 
 #include "http/client.h"
 #include "tests/fakes/loopback_server.h"
+#include "tests/support/rss.h"
 
 namespace {
 
@@ -55,32 +56,7 @@ std::string ReadAll(const std::filesystem::path& file) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-long RssKiB() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return 0;
-}
-
-// How much the RSS rose above its level before `work`, at its peak while
-// `work` ran.
-long PeakRssGrowthKiB(const std::function<void()>& work) {
-  std::atomic<bool> done{false};
-  std::atomic<long> peak{0};
-  const long before = RssKiB();
-  std::thread sampler([&] {
-    while (!done) {
-      peak = std::max(peak.load(), RssKiB());
-      std::this_thread::sleep_for(2ms);
-    }
-  });
-  work();
-  done = true;
-  sampler.join();
-  return peak - before;
-}
+using support::PeakRssGrowthKiB;
 
 // Byte i of the large body.
 char BodyByte(std::size_t i) { return char('a' + (i * 7 + i / 4096) % 26); }
