@@ -8,10 +8,11 @@
 #include "daemon/daemon.h"
 #include "http/client.h"
 #include "http_server/api_metrics.h"
-#include "jobs/command/command_job.h"
 #include "jobs/athena_postgres/athena_postgres_job.h"
+#include "jobs/command/command_job.h"
 #include "jobs/github_artifact/github_artifact_job.h"
 #include "jobs/openaq/openaq_job.h"
+#include "jobs/retention/retention_job.h"
 #include "jobs/sleep/sleep_job.h"
 
 namespace {
@@ -24,6 +25,7 @@ scheduler::JobCatalog Catalog() {
   catalog.Add(jobs::openaq::Type());
   catalog.Add(jobs::github_artifact::Type());
   catalog.Add(jobs::athena_postgres::Type());
+  catalog.Add(jobs::retention::Type());
   return catalog;
 }
 
