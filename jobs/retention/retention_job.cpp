@@ -109,20 +109,7 @@ class RetentionJob final : public scheduler::Job {
     for (const RetentionFolder& config : settings_.folders) {
       folders.push_back(Open(config, guard));
     }
-    std::string refusals;
-    for (std::size_t i = 0; i < folders.size(); ++i) {
-      const Folder& a = *folders[i];
-      if (!a.refusal.empty()) refusals += (refusals.empty() ? "" : "; ") + a.refusal;
-      if (a.fd < 0) continue;
-      for (std::size_t j = 0; j < i; ++j) {
-        const Folder& b = *folders[j];
-        if (b.fd >= 0 && (IsWithin(a.resolved, b.resolved) || IsWithin(b.resolved, a.resolved))) {
-          refusals += (refusals.empty() ? "" : "; ") + Shown(a.config->path) + " and " +
-                      Shown(b.config->path) + " overlap once symlinks are resolved (" +
-                      Shown(a.resolved) + ", " + Shown(b.resolved) + ")";
-        }
-      }
-    }
+    const std::string refusals = Refusals(folders);
     if (!refusals.empty()) {
       return core::Unexpected(core::InvalidArgument("nothing deleted: " + refusals));
     }
@@ -153,11 +140,10 @@ class RetentionJob final : public scheduler::Job {
         output += folder->error + "\n";
         continue;
       }
-      const SweepTarget target{folder->fd, folder->resolved.native(),
-                               guard.chain.empty()
-                                   ? std::nullopt
-                                   : std::optional(std::pair(guard.chain.front().second.dev,
-                                                             guard.chain.front().second.ino))};
+      std::optional<std::pair<dev_t, ino_t>> avoid;
+      if (!guard.chain.empty())
+        avoid = {guard.chain.front().second.dev, guard.chain.front().second.ino};
+      const SweepTarget target{folder->fd, folder->resolved.native(), avoid};
       const SweepRules rules{folder->config->max_age, folder->config->max_bytes,
                              folder->config->match, settings_.remove_empty_dirs, settings_.dry_run};
       const SweepReport report = SweepFolder(target, rules, ctx.Now(), calls_,
@@ -189,6 +175,26 @@ class RetentionJob final : public scheduler::Job {
   }
 
  private:
+  // Every reason not to run, "; "-separated; empty when there is none.
+  static std::string Refusals(const std::vector<std::unique_ptr<Folder>>& folders) {
+    std::string out;
+    auto add = [&out](const std::string& refusal) { out += (out.empty() ? "" : "; ") + refusal; };
+    for (std::size_t i = 0; i < folders.size(); ++i) {
+      const Folder& a = *folders[i];
+      if (!a.refusal.empty()) add(a.refusal);
+      if (a.fd < 0) continue;
+      for (std::size_t j = 0; j < i; ++j) {
+        const Folder& b = *folders[j];
+        if (b.fd >= 0 && (IsWithin(a.resolved, b.resolved) || IsWithin(b.resolved, a.resolved))) {
+          add(Shown(a.config->path) + " and " + Shown(b.config->path) +
+              " overlap once symlinks are resolved (" + Shown(a.resolved) + ", " +
+              Shown(b.resolved) + ")");
+        }
+      }
+    }
+    return out;
+  }
+
   std::unique_ptr<Folder> Open(const RetentionFolder& config, const StateGuard& guard) const {
     auto folder = std::make_unique<Folder>();
     folder->config = &config;
