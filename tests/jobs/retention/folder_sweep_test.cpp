@@ -60,7 +60,7 @@ SweepRules ByAge() {
 
 }  // namespace
 
-TEST_CASE("sweep: the real calls sweep a plain tree", "[retention][sweep]") {
+TEST_CASE("retention sweep: the real calls sweep a plain tree", "[retention][sweep]") {
   // The baseline the faults below differ from: the same tree, no seam.
   TestTree tree;
   tree.File("d/mnt/old", 1, 10 * kDay);
@@ -72,7 +72,8 @@ TEST_CASE("sweep: the real calls sweep a plain tree", "[retention][sweep]") {
   CHECK(TestTree::List(tree / "d") == Names{"mnt/"});
 }
 
-TEST_CASE("sweep: a file renamed away during the walk is no error", "[retention][sweep]") {
+TEST_CASE("retention sweep: a file renamed away during the walk is no error",
+          "[retention][sweep]") {
   TestTree tree;
   tree.File("d/moving", 10, 10 * kDay);
   tree.File("d/old", 10, 10 * kDay);
@@ -96,7 +97,8 @@ TEST_CASE("sweep: a file renamed away during the walk is no error", "[retention]
   CHECK(TestTree::List(tree / "d").empty());
 }
 
-TEST_CASE("sweep: a file removed between listing and looking is no error", "[retention][sweep]") {
+TEST_CASE("retention sweep: a file removed between listing and looking is no error",
+          "[retention][sweep]") {
   TestTree tree;
   tree.File("d/gone", 10, 10 * kDay);
   tree.File("d/new", 10, 1 * kDay);
@@ -112,7 +114,7 @@ TEST_CASE("sweep: a file removed between listing and looking is no error", "[ret
   CHECK(report.files_after == 1);
 }
 
-TEST_CASE("sweep: max_bytes looks again before deleting: a file written since stays",
+TEST_CASE("retention sweep: max_bytes looks again before deleting: a file written since stays",
           "[retention][sweep]") {
   TestTree tree;
   tree.File("d/oldest", 100, 10 * kDay);
@@ -140,7 +142,7 @@ TEST_CASE("sweep: max_bytes looks again before deleting: a file written since st
   CHECK_FALSE(report.over_limit);
 }
 
-TEST_CASE("sweep: a file that vanishes before max_bytes deletes it is no error",
+TEST_CASE("retention sweep: a file that vanishes before max_bytes deletes it is no error",
           "[retention][sweep]") {
   TestTree tree;
   tree.File("d/a", 100, 10 * kDay);
@@ -160,7 +162,7 @@ TEST_CASE("sweep: a file that vanishes before max_bytes deletes it is no error",
   CHECK(TestTree::List(tree / "d") == Names{"b"});
 }
 
-TEST_CASE("sweep: a sub-folder on another device is not entered", "[retention][sweep]") {
+TEST_CASE("retention sweep: a sub-folder on another device is not entered", "[retention][sweep]") {
   // Mounting needs privileges this test may not have: the seam reports
   // "mnt" on another device, as fstatat does for a mount point.
   TestTree tree;
@@ -184,7 +186,7 @@ TEST_CASE("sweep: a sub-folder on another device is not entered", "[retention][s
   CHECK(report.notes[0] == "not crossing the mount point " + (tree / "d/mnt").native());
 }
 
-TEST_CASE("sweep: the root of a mount on the same device is not entered either",
+TEST_CASE("retention sweep: the root of a mount on the same device is not entered either",
           "[retention][sweep]") {
   // A bind mount keeps st_dev; statx's STATX_ATTR_MOUNT_ROOT tells it. The
   // seam sets that attribute for "bind".
@@ -205,7 +207,7 @@ TEST_CASE("sweep: the root of a mount on the same device is not entered either",
   CHECK(TestTree::List(tree / "d") == Names{"bind/", "bind/old"});
 }
 
-TEST_CASE("sweep: the folder to avoid is not entered if met", "[retention][sweep]") {
+TEST_CASE("retention sweep: the folder to avoid is not entered if met", "[retention][sweep]") {
   TestTree tree;
   tree.File("d/state/jobsd.db", 1, 10 * kDay);
   tree.File("d/old", 1, 10 * kDay);
@@ -221,7 +223,7 @@ TEST_CASE("sweep: the folder to avoid is not entered if met", "[retention][sweep
         "not entering " + (tree / "d/state").native() + ": it is the state store's folder");
 }
 
-TEST_CASE("sweep: errors are counted past the few it describes", "[retention][sweep]") {
+TEST_CASE("retention sweep: errors are counted past the few it describes", "[retention][sweep]") {
   TestTree tree;
   for (int i = 0; i < 12; ++i) tree.File("d/f" + std::to_string(i), 1, 10 * kDay);
   SystemCalls calls = RealSystemCalls();
@@ -240,7 +242,7 @@ TEST_CASE("sweep: errors are counted past the few it describes", "[retention][sw
   CHECK(report.over_limit);
 }
 
-TEST_CASE("sweep: the folder itself unreadable is one error", "[retention][sweep]") {
+TEST_CASE("retention sweep: the folder itself unreadable is one error", "[retention][sweep]") {
   TestTree tree;
   tree.File("d/old", 1, 10 * kDay);
   SystemCalls calls = RealSystemCalls();

@@ -289,7 +289,7 @@ TEST_CASE("retention: remove_empty_dirs removes folders left empty, never the fo
   }
 }
 
-TEST_CASE("retention: a symlink is a file of the folder; what it points to is never touched",
+TEST_CASE("retention: a symlink is a file of the folder and what it points to is never touched",
           "[retention]") {
   TestTree tree;
   const fs::path outside_dir = tree.Dir("outside", 0s);
@@ -331,7 +331,7 @@ TEST_CASE("retention: a symlink is a file of the folder; what it points to is ne
   CHECK(TestTree::List(outside_dir) == Names{"precious.bin", "sub/", "sub/deep.bin"});
 }
 
-TEST_CASE("retention: a folder that is itself a symlink is refused; links above it are resolved",
+TEST_CASE("retention: a folder that is itself a symlink is refused but links above it are resolved",
           "[retention]") {
   TestTree tree;
   tree.File("real/old.bin", 1, 10 * kDay);
@@ -438,7 +438,7 @@ TEST_CASE("retention: names are bytes: newlines and invalid UTF-8", "[retention]
   CHECK_THAT(run.output, Catch::Contains("/old\xc3\xa9t\xc3\xa9\n"));
 }
 
-TEST_CASE("retention: a missing folder is nothing to do; a file is no folder", "[retention]") {
+TEST_CASE("retention: a missing folder is nothing to do but a file is no folder", "[retention]") {
   TestTree tree;
   tree.File("data/old", 1, 10 * kDay);
   tree.File("a-file", 1, 10 * kDay);
@@ -481,7 +481,8 @@ TEST_CASE("retention: FIFOs and other special files are left alone", "[retention
   CHECK(run.Metric("files_before") == 1);
 }
 
-TEST_CASE("retention: permission problems are counted and named; the run goes on", "[retention]") {
+TEST_CASE("retention: permission problems are counted and named and the run goes on",
+          "[retention]") {
   // As root a chmod stops nothing, so EACCES comes from the seam: the calls
   // return what they return for a user without the permission.
   // tests/integration/retention_test.py does it for real as `nobody`.

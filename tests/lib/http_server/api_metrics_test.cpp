@@ -30,7 +30,7 @@ std::string Render(const http::DaemonMetrics& metrics) {
 
 }  // namespace
 
-TEST_CASE("DaemonMetrics: folder sizes become the data folder gauges", "[metrics][retention]") {
+TEST_CASE("/metrics: folder sizes become the data folder gauges", "[metrics][retention]") {
   http::DaemonMetrics metrics(At(0));
   // Declared from the start, without series.
   std::string text = Render(metrics);
@@ -71,8 +71,7 @@ TEST_CASE("DaemonMetrics: folder sizes become the data folder gauges", "[metrics
   CHECK_THAT(text, Catch::Contains("jobsd_runs_total{job=\"data-retention\",status=\"ok\"} 2\n"));
 }
 
-TEST_CASE("DaemonMetrics: a folder's path is a valid label whatever its bytes",
-          "[metrics][retention]") {
+TEST_CASE("/metrics: a folder's path is a valid label whatever its bytes", "[metrics][retention]") {
   http::DaemonMetrics metrics(At(0));
   store::RunMetrics run;
   run.SetFolderSize("/data/new\nline \"quoted\" back\\slash", 1, 2);

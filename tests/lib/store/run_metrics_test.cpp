@@ -55,7 +55,8 @@ TEST_CASE("RunMetrics: figures JSON cannot hold stay valid JSON", "[metrics]") {
   CHECK(m.ToJson() == R"({"bytes":null,"odd \"name\"\n":1,"quality":null})");
 }
 
-TEST_CASE("RunMetrics: folder sizes, by path, the last one set wins", "[metrics]") {
+TEST_CASE("RunMetrics: folder sizes by path go to /metrics only and the last one set wins",
+          "[metrics]") {
   RunMetrics m;
   CHECK(m.folder_sizes().empty());
   m.SetFolderSize("/srv/data/raw", 10, 1000);
