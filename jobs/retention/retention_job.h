@@ -28,6 +28,11 @@
 // With `dry_run: true` it decides the same way and deletes nothing; the
 // figures are what a real run would have done.
 //
+// Nothing is committed together: each unlink stands alone (a kill -9 at any
+// moment leaves every file either in place or gone, never half), and the
+// rules hold no state between runs, so the next run simply goes on where an
+// interrupted one stopped.
+//
 // Metrics (tallies over the folders): folders, folders_missing,
 // files_before, bytes_before, files, bytes (what is left), files_deleted,
 // bytes_deleted, dirs_removed, recent_kept (due, but modified within the
