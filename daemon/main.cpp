@@ -14,6 +14,7 @@
 #include "jobs/command/command_job.h"
 #include "jobs/github_artifact/github_artifact_job.h"
 #include "jobs/openaq/openaq_job.h"
+#include "jobs/retention/retention_job.h"
 #include "jobs/sleep/sleep_job.h"
 
 namespace {
@@ -27,6 +28,7 @@ scheduler::JobCatalog Catalog() {
   catalog.Add(jobs::github_artifact::Type());
   catalog.Add(jobs::athena_postgres::Type());
   catalog.Add(jobs::backup::Type());
+  catalog.Add(jobs::retention::Type());
   return catalog;
 }
 

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/utf8.h"
+
 namespace http {
 namespace {
 
@@ -71,11 +73,14 @@ DaemonMetrics::DaemonMetrics(core::TimePoint started)
                                    "Alert deliveries, by channel, severity and result "
                                    "(delivered, retry, rejected, expired).",
                                    {"channel", "severity", "result"})),
+      folder_bytes_(registry_.AddGauge(
+          "jobsd_data_folder_bytes", "Bytes in data folders the jobs keep, by folder.", {"path"})),
+      folder_files_(registry_.AddGauge(
+          "jobsd_data_folder_files", "Files in data folders the jobs keep, by folder.", {"path"})),
       lateness_series_(lateness_.With({})) {
   // Both results exist from the start, so a rate() over them works at once.
   reloads_.With({"ok"});
   reloads_.With({"failed"});
-  registry_.AddGauge("jobsd_data_folder_bytes", "Size of data folders the jobs keep.", {"path"});
 }
 
 void DaemonMetrics::RecordRun(const scheduler::RunReport& run) {
@@ -106,6 +111,13 @@ void DaemonMetrics::RecordRun(const scheduler::RunReport& run) {
       known = std::prev(series.records.end());
     }
     known->second->Add(figure.value);
+  }
+  // Few folders, reported by few (hourly, daily) runs: a lookup each is fine.
+  for (const auto& [path, size] : run.metrics->folder_sizes()) {
+    // A label value must be UTF-8; a path need not be.
+    const std::string label = core::ToValidUtf8(path);
+    folder_bytes_.With({label}).Set(size.bytes);
+    folder_files_.With({label}).Set(size.files);
   }
 }
 

@@ -1,7 +1,9 @@
 // The metrics the daemon serves on /metrics (README: HTTP endpoints lists the names
 // users rely on): run counts, durations and schedule lateness as runs end;
 // records by kind from what the runs reported (store::RunMetrics, failed
-// runs too); config reloads; and, at scrape time, each job's failure
+// runs too); the data folder gauges, set to the folder sizes runs report
+// (RunMetrics::SetFolderSize; a folder no run reports any more keeps its
+// last value until the daemon restarts); config reloads; and, at scrape time, each job's failure
 // streak, last success and next run (from the scheduler's status) and the
 // process's own figures.
 //
@@ -55,6 +57,8 @@ class DaemonMetrics {
   metrics::Family<metrics::Counter>& records_;
   metrics::Family<metrics::Counter>& reloads_;
   metrics::Family<metrics::Counter>& alerts_;
+  metrics::Family<metrics::Gauge>& folder_bytes_;
+  metrics::Family<metrics::Gauge>& folder_files_;
 
   // Loop thread only: each job's series, looked up once (a run costs no
   // label lookups, nor even a lookup of its job's name, which matters at

@@ -22,6 +22,12 @@ void RunMetrics::AddRecords(std::string_view kind, double n) {
 
 void RunMetrics::Set(std::string_view name, double value) { At(name, Kind::kLevel).value = value; }
 
+void RunMetrics::SetFolderSize(std::string_view path, double files, double bytes) {
+  auto it = folder_sizes_.find(path);
+  if (it == folder_sizes_.end()) it = folder_sizes_.emplace(std::string(path), FolderSize{}).first;
+  it->second = FolderSize{files, bytes};
+}
+
 std::optional<double> RunMetrics::Get(std::string_view name) const {
   const auto it = figures_.find(name);
   if (it == figures_.end()) return std::nullopt;

@@ -54,3 +54,24 @@ TEST_CASE("RunMetrics: figures JSON cannot hold stay valid JSON", "[metrics]") {
   m.Add("odd \"name\"\n", 1);
   CHECK(m.ToJson() == R"({"bytes":null,"odd \"name\"\n":1,"quality":null})");
 }
+
+TEST_CASE("RunMetrics: folder sizes by path go to /metrics only and the last one set wins",
+          "[metrics]") {
+  RunMetrics m;
+  CHECK(m.folder_sizes().empty());
+  m.SetFolderSize("/srv/data/raw", 10, 1000);
+  m.SetFolderSize("/srv/logs", 1, 5);
+  m.SetFolderSize("/srv/data/raw", 8, 800);
+  REQUIRE(m.folder_sizes().size() == 2);
+  CHECK(m.folder_sizes().at("/srv/data/raw").files == 8);
+  CHECK(m.folder_sizes().at("/srv/data/raw").bytes == 800);
+  CHECK(m.folder_sizes().at("/srv/logs").files == 1);
+  // They are not figures: not in the run record, and not counted by empty().
+  CHECK(m.empty());
+  CHECK(m.ToJson() == "{}");
+  m.Add("files_deleted", 2);
+  CHECK(m.ToJson() == R"({"files_deleted":2})");
+  // A copy (what the executor hands on) keeps them.
+  const RunMetrics copy = m;
+  CHECK(copy.folder_sizes().at("/srv/logs").bytes == 5);
+}
