@@ -30,10 +30,8 @@ RSS <= 64 MB whatever N. The tables after jobsd and after psql are compared
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -73,7 +71,7 @@ def write_csv(path, rows):
 class Bench:
     def __init__(self, args):
         self.args = args
-        self.dir = tempfile.mkdtemp(prefix="jobsd-bench-athena-")
+        self.dir = args.work  # run_harness.sh makes it and removes it
 
     def psql(self, sql=None, file=None):
         env = dict(os.environ, PGPASSWORD=self.pg.password)
@@ -109,7 +107,6 @@ class Bench:
             results = {"jobsd": self.jobsd(stack), "psql": self.psql_peer(stack),
                        "rowwise": self.rowwise(n)}
         self.report(results)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def jobsd(self, stack):
         self.reset()
@@ -205,6 +202,7 @@ class Bench:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobsd", required=True)
+    parser.add_argument("--work", required=True, help="a scratch folder (run.sh gives one)")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rowwise", type=int, default=20_000)
     parser.add_argument("--quick", action="store_true", help="CI smoke: 20,000 rows")

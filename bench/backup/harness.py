@@ -18,7 +18,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE)))
@@ -67,6 +66,7 @@ def jobsd_run(args, work, verify):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobsd", required=True)
+    parser.add_argument("--work", required=True, help="a scratch folder (run.sh gives one)")
     parser.add_argument("--mib", type=int, default=2048)
     parser.add_argument("--quick", action="store_true", help="CI smoke: 20 MiB")
     args = parser.parse_args()
@@ -76,7 +76,7 @@ def main():
         if shutil.which(tool) is None:
             print("bench failed: %s is not installed" % tool, file=sys.stderr)
             return 1
-    work = tempfile.mkdtemp(prefix="jobsd-bench-backup-")
+    work = args.work  # run_harness.sh makes it and removes it
     try:
         benchlib.log("making a %d MiB database" % args.mib)
         db = os.path.join(work, "db.sqlite")
@@ -94,7 +94,9 @@ def main():
         benchlib.log("jobsd, verify on")
         v_wall, v_rss, _ = jobsd_run(args, work, True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        for name in ("db.sqlite", "copy.sqlite.zst"):
+            if os.path.exists(os.path.join(work, name)):
+                os.remove(os.path.join(work, name))  # GiBs: gone before the report
     print("backup of a %.0f MiB SQLite database, zstd -3, load average %s"
           % (size / 2**20, benchlib.loadavg()))
     print("| subject | seconds | peak RSS | stored |")

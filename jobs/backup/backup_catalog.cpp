@@ -124,6 +124,16 @@ std::string FolderName(core::TimePoint t) {
   return text.substr(0, 13) + text.substr(14, 2) + text.substr(17, 2) + "Z";
 }
 
+std::optional<core::TimePoint> ParseFolderName(std::string_view name) {
+  if (name.size() < 18 || name[10] != 'T' || name[17] != 'Z') return std::nullopt;
+  if (name.size() > 18 && name[18] != '-') return std::nullopt;
+  const std::string text = std::string(name.substr(0, 13)) + ":" + std::string(name.substr(13, 2)) +
+                           ":" + std::string(name.substr(15, 2)) + "Z";
+  auto t = core::ParseRfc3339(text);
+  if (!t) return std::nullopt;
+  return *t;
+}
+
 core::Result<Listing> ListBackups(const fs::path& job_folder) {
   Listing listing;
   std::error_code ec;

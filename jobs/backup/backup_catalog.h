@@ -63,6 +63,9 @@ core::Result<Manifest> ParseManifest(std::string_view text);
 
 // "2026-12-03T030000Z".
 std::string FolderName(core::TimePoint t);
+// The time a folder name says ("2026-12-03T030000Z", or with a "-2" of a
+// second backup within the same second); nullopt for any other name.
+std::optional<core::TimePoint> ParseFolderName(std::string_view name);
 
 struct BackupFolder {
   std::filesystem::path folder;

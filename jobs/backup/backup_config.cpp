@@ -133,8 +133,6 @@ BackupSettings ReadBackupSettings(config::MapReader& with) {
     target.bucket = s3->String("bucket", config::Need::kRequired).value_or("");
     target.prefix = s3->String("prefix").value_or("");
     if (!target.prefix.empty() && target.prefix.back() != '/') target.prefix += '/';
-    s3->Allow("bucket");
-    s3->Allow("prefix");
     target.aws = aws::ReadAwsSettings(*s3);
     s3->Finish();
     out.s3 = std::move(target);

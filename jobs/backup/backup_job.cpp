@@ -17,6 +17,7 @@
 #include "jobs/backup/retention_policy.h"
 #include "jobs/backup/stored_file.h"
 #include "pg/connection.h"
+#include "pg/conninfo.h"
 #include "process/child_process.h"
 #include "sqlite/backup.h"
 #include "sqlite/database.h"
@@ -32,16 +33,6 @@ namespace {
 
 core::Error IoError(std::string what) {
   return core::Error{core::ErrorKind::kIo, std::move(what), false};
-}
-
-// "2026-12-03T030000Z" or "2026-12-03T030000Z-2" -> its time.
-std::optional<core::TimePoint> TimeOfFolder(std::string_view name) {
-  if (name.size() < 18 || name[10] != 'T' || name[17] != 'Z') return std::nullopt;
-  const std::string text = std::string(name.substr(0, 13)) + ":" + std::string(name.substr(13, 2)) +
-                           ":" + std::string(name.substr(15, 2)) + "Z";
-  auto t = core::ParseRfc3339(text);
-  if (!t) return std::nullopt;
-  return *t;
 }
 
 std::string StoredName(const Source& source, archives::Codec codec) {
@@ -252,12 +243,7 @@ class BackupJob final : public scheduler::Job {
     if (outcome->cancelled || outcome->timed_out)
       return core::Unexpected(ctx.CancelledError("pg_dump"));
     if (!outcome->Succeeded()) {
-      std::string why = outcome->LastLine();
-      if (!conninfo->password.empty()) {
-        for (std::size_t at; (at = why.find(conninfo->password)) != std::string::npos;) {
-          why.replace(at, conninfo->password.size(), "***");
-        }
-      }
+      const std::string why = pg::MaskSecrets(outcome->LastLine(), pg::ConninfoSecrets(source.url));
       return core::Unexpected(core::Error{core::ErrorKind::kUpstream,
                                           "pg_dump of source '" + source.name + "' failed: " + why,
                                           true});
@@ -315,7 +301,7 @@ class BackupJob final : public scheduler::Job {
         const std::size_t slash = rest.find('/');
         if (slash == std::string::npos) continue;
         const std::string folder = rest.substr(0, slash);
-        auto t = TimeOfFolder(folder);
+        auto t = ParseFolderName(folder);
         if (!t) continue;  // not one of ours
         s3_keys[folder].push_back(o.key);
         backups.emplace(folder, *t);

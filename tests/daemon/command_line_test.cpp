@@ -16,6 +16,14 @@ TEST_CASE("command line: valid invocations", "[cli]") {
   auto list =
       Parse({"list", "-c", "a.yaml", "--next", "3", "--from=2026-11-22T00:00:00Z", "--json"});
   REQUIRE(list);
+  auto restore = Parse(
+      {"restore", "nightly", "--to", "/tmp/r.db", "--at=latest", "--source", "state", "--force"});
+  REQUIRE(restore);
+  CHECK(restore->positional == std::vector<std::string>{"nightly"});
+  CHECK(restore->to == "/tmp/r.db");
+  CHECK(restore->at == "latest");
+  CHECK(restore->source == "state");
+  CHECK(restore->force);
   CHECK(list->config_path == "a.yaml");
   CHECK(list->next == 3);
   CHECK(list->json);
@@ -58,6 +66,12 @@ TEST_CASE("command line: mistakes are named", "[cli]") {
       {{"run", "--log-level", "loud"},
        "--log-level must be one of trace, debug, info, warn, error"},
       {{"check", "extra"}, "unexpected argument 'extra'"},
+      {{"backups"}, "backups: name the backup job"},
+      {{"backups", "nightly", "--at", "latest"}, "'backups' does not take --at"},
+      {{"restore", "nightly"}, "restore: --to PATH says where"},
+      {{"restore", "--to", "/tmp/x"}, "restore: name the backup job"},
+      {{"restore", "nightly", "--to", "x", "--force=yes"}, "--force takes no value"},
+      {{"restore", "nightly", "--to"}, "--to needs a value"},
   };
   for (const Case& c : cases) {
     INFO(c.message);

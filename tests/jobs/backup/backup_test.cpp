@@ -131,6 +131,12 @@ TEST_CASE("manifest: round trip, and names that leave the folder are refused", "
   CHECK(back->files[0].bytes == 8192);
   CHECK(back->s3 == m.s3);
   CHECK(FolderName(At("2026-12-03T03:00:00.25Z")) == "2026-12-03T030000Z");
+  CHECK(ParseFolderName("2026-12-03T030000Z") == At("2026-12-03T03:00:00Z"));
+  CHECK(ParseFolderName("2026-12-03T030000Z-2") == At("2026-12-03T03:00:00Z"));
+  for (const char* garbage : {"", "latest", "2026-12-03T03:00:00Z", "2026-12-03T030000Zx",
+                              "2026-13-03T030000Z", "2026-12-03T256000Z"}) {
+    CHECK_FALSE(ParseFolderName(garbage));
+  }
 
   std::string evil = ManifestJson(m);
   evil.replace(evil.find("dash.db.zst"), 11, "../../etc/x");
@@ -369,6 +375,17 @@ TEST_CASE("backup run: keep rules delete old backups, never the new one, nothing
   for (int i = 0; i < 4; ++i) REQUIRE(run.Run());
   auto listing = ListBackups(run.dir.path() / "backups" / "nightly");
   CHECK(listing->backups.size() == 2);
+  // restore --at: the newest, a folder name, a time; garbage and too early are said.
+  CHECK(FindBackup(*listing, "latest")->folder == listing->backups.back().folder);
+  const std::string first = listing->backups.front().folder.filename().string();
+  CHECK(FindBackup(*listing, first)->folder == listing->backups.front().folder);
+  auto garbage = FindBackup(*listing, "yesterday");
+  REQUIRE_FALSE(garbage);
+  CHECK_THAT(garbage.error().message, Catch::Contains("--at: expected latest"));
+  auto early = FindBackup(*listing, "2000-01-01T00:00:00Z");
+  REQUIRE_FALSE(early);
+  CHECK_THAT(early.error().message, Catch::Contains("no backup was taken at or before"));
+  CHECK_FALSE(FindBackup(Listing{}, "latest"));
   // A source that is gone fails the run, and nothing is deleted.
   fs::remove(run.dir.path() / "a.db");
   auto failed = run.Run();
