@@ -26,7 +26,8 @@ FROM debian:bookworm-slim
 # libboost-container is Boost.JSON's, linked by builds that do not inline it;
 # tests/integration/docker_files_test.py fails when one is missing; libarchive13
 # is lib/archive's, for the jobs that extract artifacts and the backups;
-# libpq5 is lib/pg's, for the jobs that write PostgreSQL), postgresql-client
+# libpq5 is lib/pg's, for the jobs that write PostgreSQL; libargon2-1 is
+# lib/crypto's, for password hashing), postgresql-client
 # (pg_dump and pg_restore, for backups of PostgreSQL sources), tzdata for cron time
 # zones, libcurl4 (loaded when the first email alert goes out), CA
 # certificates for HTTPS upstreams, curl for the HEALTHCHECK, and
@@ -36,7 +37,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libstdc++6 libsqlite3-0 libdate-tz3 libyaml-cpp0.7 libyaml-0-2 libssl3 libspdlog1.10 libfmt9 \
       libsystemd0 libboost-json1.81.0 libboost-container1.81.0 libboost-url1.81.0 zlib1g libcurl4 \
-      libarchive13 libpq5 postgresql-client \
+      libarchive13 libpq5 libargon2-1 postgresql-client \
       tzdata ca-certificates curl tini \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/jobsd --shell /usr/sbin/nologin jobsd \

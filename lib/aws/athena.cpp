@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include "crypto/sha256.h"
+#include "csv/csv_reader.h"
 #include "json/json_fields.h"
 
 namespace aws {
@@ -415,132 +416,90 @@ core::Result<QueryExecution> AthenaClient::RunQuery(const QueryRequest& request,
 
 namespace {
 
+// Athena's CSV through csv::Reader. Blank lines are kept: in a result of one
+// column, a blank line is a row whose value is NULL.
 class CsvRows final : public QueryResultRows {
  public:
   CsvRows(const std::filesystem::path& file, std::vector<ResultColumn> columns)
-      : file_(file), in_(file, std::ios::binary), columns_(std::move(columns)) {}
+      : columns_(std::move(columns)) {
+    csv::ReaderOptions options;
+    options.skip_blank_lines = false;
+    auto reader = csv::Reader::Open(file, std::move(options));
+    if (reader) {
+      reader_.emplace(std::move(*reader));
+    } else {
+      open_error_ = reader.error();
+    }
+  }
 
   core::Result<bool> Next(ResultRow& row) override {
-    if (!in_.is_open()) return core::Unexpected(Problem("cannot be opened"));
+    if (!reader_) return core::Unexpected(Problem(open_error_.message));
     if (!header_read_) {
       header_read_ = true;
-      ResultRow header;
-      auto got = Record(header);
-      if (!got) return core::Unexpected(got.error());
-      if (!*got) return false;  // an empty file: no rows
+      auto got = Read();
+      if (!got || !*got) return got;  // an empty file: no rows
       if (!columns_.empty()) {
-        bool same = header.size() == columns_.size();
-        for (std::size_t i = 0; same && i < header.size(); ++i) {
-          same = header[i] && *header[i] == columns_[i].name;
+        bool same = record_.fields.size() == columns_.size();
+        for (std::size_t i = 0; same && i < columns_.size(); ++i) {
+          const csv::Field& field = record_.fields[i];
+          same = !IsNull(field) && field.text == columns_[i].name;
         }
-        if (!same)
-          return core::Unexpected(Problem("line 1: the header does not name the query's columns"));
+        if (!same) {
+          return core::Unexpected(
+              Problem(reader_->file().filename().string() +
+                      ": line 1: the header does not name the query's columns"));
+        }
       }
-      width_ = header.size();
+      width_ = record_.fields.size();
     }
-    const std::uint64_t line = line_;
-    auto got = Record(row);
-    if (in_.bad()) return core::Unexpected(Problem("cannot be read"));
+    auto got = Read();
     if (!got || !*got) return got;
-    if (row.size() != width_) {
-      return core::Unexpected(Problem("line " + std::to_string(line) + ": " +
-                                      std::to_string(row.size()) + " fields, expected " +
-                                      std::to_string(width_)));
+    if (record_.fields.size() != width_) {
+      return core::Unexpected(Problem(
+          reader_->file().filename().string() + ": line " + std::to_string(record_.line) + ": " +
+          std::to_string(record_.fields.size()) + " fields, expected " + std::to_string(width_)));
+    }
+    row.resize(width_);
+    for (std::size_t i = 0; i < width_; ++i) {
+      const csv::Field& field = record_.fields[i];
+      if (IsNull(field)) {
+        row[i].reset();
+      } else if (row[i]) {
+        row[i]->assign(field.text);
+      } else {
+        row[i].emplace(field.text);
+      }
     }
     return true;
   }
 
-  std::uint64_t bytes_read() const override { return bytes_; }
+  std::uint64_t bytes_read() const override { return reader_ ? reader_->bytes_read() : 0; }
 
  private:
-  core::Error Problem(const std::string& what) const {
-    return Failure(core::ErrorKind::kUpstream,
-                   "Athena result " + file_.filename().string() + ": " + what, false);
+  // Athena writes NULL as an empty unquoted field and "" as a quoted one.
+  static bool IsNull(const csv::Field& field) { return !field.quoted && field.text.empty(); }
+
+  // `what` starts with the file's name, as csv::Reader's messages do.
+  static core::Error Problem(const std::string& what) {
+    return Failure(core::ErrorKind::kUpstream, "Athena result " + what, false);
   }
 
-  // The next byte, or -1 at the end of the file.
-  int Get() {
-    if (pos_ == end_) {
-      in_.read(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
-      end_ = static_cast<std::size_t>(in_.gcount());
-      pos_ = 0;
-      if (end_ == 0) return -1;
-      bytes_ += end_;
+  // The next record into record_; a malformed one fails the result, which
+  // Athena never writes.
+  core::Result<bool> Read() {
+    auto got = reader_->Next(record_);
+    if (!got) return core::Unexpected(Problem(got.error().message));
+    if (*got && !record_.problem.empty()) {
+      return core::Unexpected(Problem(reader_->file().filename().string() + ": line " +
+                                      std::to_string(record_.line) + ": " + record_.problem));
     }
-    return static_cast<unsigned char>(buffer_[pos_++]);
+    return got;
   }
 
-  // One record; false at the end of the file.
-  core::Result<bool> Record(ResultRow& row) {
-    row.clear();
-    int c = Get();
-    if (c == -1) return false;
-    const std::uint64_t start_line = line_;
-    std::string field;
-    bool quoted = false;
-    for (;;) {
-      if (c == '"' && field.empty() && !quoted) {
-        quoted = true;
-        for (;;) {
-          c = Get();
-          if (c == -1) {
-            return core::Unexpected(Problem("line " + std::to_string(start_line) +
-                                            ": the file ends inside a quoted value"));
-          }
-          if (c == '"') {
-            c = Get();
-            if (c != '"') break;  // the closing quote
-          } else if (c == '\n') {
-            ++line_;
-          }
-          field.push_back(static_cast<char>(c));
-        }
-        if (c != ',' && c != '\n' && c != '\r' && c != -1) {
-          return core::Unexpected(
-              Problem("line " + std::to_string(line_) + ": text after a closing quote"));
-        }
-        continue;
-      }
-      if (c == ',' || c == '\n' || c == -1 || c == '\r') {
-        if (quoted) {
-          row.emplace_back(std::move(field));
-        } else if (field.empty()) {
-          row.emplace_back(std::nullopt);  // an empty unquoted field is NULL
-        } else {
-          row.emplace_back(std::move(field));
-        }
-        field.clear();
-        quoted = false;
-        if (c == ',') {
-          c = Get();
-          continue;
-        }
-        if (c == '\r') {
-          c = Get();
-          if (c != '\n' && c != -1) {
-            return core::Unexpected(Problem("line " + std::to_string(line_) + ": a stray CR"));
-          }
-        }
-        if (c == '\n') ++line_;
-        return true;
-      }
-      if (quoted) {
-        return core::Unexpected(
-            Problem("line " + std::to_string(line_) + ": text after a closing quote"));
-      }
-      field.push_back(static_cast<char>(c));
-      c = Get();
-    }
-  }
-
-  std::filesystem::path file_;
-  std::ifstream in_;
   std::vector<ResultColumn> columns_;
-  std::array<char, 1 << 16> buffer_{};
-  std::size_t pos_ = 0;
-  std::size_t end_ = 0;
-  std::uint64_t bytes_ = 0;
-  std::uint64_t line_ = 1;
+  std::optional<csv::Reader> reader_;
+  core::Error open_error_;
+  csv::Record record_;
   std::size_t width_ = 0;
   bool header_read_ = false;
 };

@@ -168,9 +168,11 @@ class QueryResultRows {
 // Athena's CSV result file: a header line (checked against `columns`'
 // names), then one record per row. RFC 4180 quoting: values in double
 // quotes with "" for a quote, commas and line breaks allowed inside; an
-// empty unquoted field is NULL, "" is the empty string. A record with the
-// wrong number of fields or a file cut inside a quoted value is an error
-// naming the line. An empty file is a result of no rows.
+// empty unquoted field is NULL, "" is the empty string. Read by csv::Reader
+// (lib/csv): LF or CRLF line ends, a BOM at the start ignored. A record with
+// the wrong number of fields, a malformed one (a quote inside an unquoted
+// value, text after a closing quote) or a file cut inside a quoted value is
+// an error naming the line. An empty file is a result of no rows.
 std::unique_ptr<QueryResultRows> CsvResultRows(const std::filesystem::path& file,
                                                std::vector<ResultColumn> columns);
 

@@ -186,7 +186,7 @@ TEST_CASE("athena: CSV quoting, line breaks, empty results and damage", "[athena
     };
     for (const Case& c :
          {Case{"\"a\",\"b\"\n\"1\",\"2\"\n\"3\"\n", "line 3: 1 fields, expected 2"},
-          Case{"\"a\",\"b\"\n\"1\",\"unterminated\n", "line 2: the file ends inside"},
+          Case{"\"a\",\"b\"\n\"1\",\"unterminated\n", "line 2: a quoted field opened here is never closed"},
           Case{"\"a\",\"b\"\n\"1\"x,\"2\"\n", "line 2: text after a closing quote"},
           Case{"\"b\",\"a\"\n", "line 1: the header"}}) {
       const auto file = WriteFile("bad.csv", c.text);
