@@ -15,6 +15,7 @@
 #include "jobs/github_artifact/github_artifact_job.h"
 #include "jobs/openaq/openaq_job.h"
 #include "jobs/retention/retention_job.h"
+#include "jobs/sql_import/sql_import_job.h"
 #include "jobs/sleep/sleep_job.h"
 
 namespace {
@@ -29,6 +30,7 @@ scheduler::JobCatalog Catalog() {
   catalog.Add(jobs::athena_postgres::Type());
   catalog.Add(jobs::backup::Type());
   catalog.Add(jobs::retention::Type());
+  catalog.Add(jobs::sql_import::Type());
   return catalog;
 }
 

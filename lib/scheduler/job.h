@@ -60,6 +60,11 @@ class JobContext {
   int attempt() const { return attempt_; }
   store::Trigger trigger() const { return trigger_; }
   const CancelToken& cancel() const { return cancel_; }
+  // The slot this run is for (a retry or a catch-up keeps its slot's time);
+  // none for a manual run. Jobs that fetch "the period before the slot" use
+  // it, so a run caught up late fetches the same period.
+  std::optional<core::TimePoint> scheduled_at() const { return scheduled_at_; }
+  void set_scheduled_at(std::optional<core::TimePoint> slot) { scheduled_at_ = slot; }
 
   // The time, from the clock the scheduler runs on (a manual one in tests).
   const Clock& clock() const { return services_.clock; }
@@ -132,6 +137,7 @@ class JobContext {
   const int attempt_;
   const store::Trigger trigger_;
   const CancelToken& cancel_;
+  std::optional<core::TimePoint> scheduled_at_;
   std::filesystem::path state_folder_;
   const std::filesystem::path* state_file_ = nullptr;
   std::string output_;

@@ -28,6 +28,7 @@ RunOutcome RunExecutor::Execute(const config::Config& config, const config::JobC
   {
     JobContext ctx(services_, job, run_id, firing.attempt, firing.trigger, cancel);
     ctx.set_state_file(config.state.path);
+    ctx.set_scheduled_at(firing.scheduled_at);
     try {
       const JobType* type = catalog_.Find(job.type);
       if (type == nullptr) {
