@@ -274,6 +274,7 @@ int OnceCommand(const CommandLine& cl, const scheduler::JobCatalog& catalog,
     json.Key("id").Int(id).Key("job").String(name).Key("status").String(
         store::ToString(outcome.status));
     json.Key("duration_seconds").Double(seconds).Key("error").String(outcome.error);
+    json.Key("metrics").Raw(outcome.metrics.ToJson()).Key("output").String(outcome.output);
     std::cout << json.Finish() << "\n";
   } else {
     std::cout << fmt::format(

@@ -86,6 +86,7 @@ RunOutcome RunExecutor::Execute(const config::Config& config, const config::JobC
   end.started_at = outcome.started_at;
   end.finished_at = outcome.finished_at;
   end.error = outcome.error;
+  outcome.output = output;
   end.output = std::move(output);
   end.metrics = outcome.metrics;
   recorder_.RecordEnd(std::move(end));

@@ -29,6 +29,7 @@ struct RunOutcome {
   core::TimePoint started_at;
   core::TimePoint finished_at;
   store::RunMetrics metrics;  // what the job reported, failed runs included
+  std::string output;         // the tail of what the run printed, as recorded
 };
 
 class RunExecutor {
