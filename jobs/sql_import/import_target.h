@@ -78,13 +78,16 @@ class ImportTarget {
   // Whether this job has imported this file with this content into this table.
   virtual core::Result<bool> Imported(const std::string& file, const std::string& sha256) = 0;
   virtual core::Result<void> Begin() = 0;
-  // One value per column, in `columns` order (nullopt: NULL).
+  // One value per column, in `columns` order (nullopt: NULL), and where
+  // it came from as a number (staged with the row, turned back into text
+  // by ApplyChecks' `describe` for a row a check rejects).
   virtual core::Result<void> AddRow(std::span<const std::optional<std::string>> values,
-                                    std::string_view source) = 0;
+                                    std::int64_t source) = 0;
   virtual core::Result<void> AddReject(const RejectedRecord& reject) = 0;
   // Moves the staged rows that fail a check to the rejects; `on_reject`
   // sees each (for the metrics). Returns how many.
   virtual core::Result<std::uint64_t> ApplyChecks(
+      const std::function<std::string(std::int64_t)>& describe,
       const std::function<void(const RejectedRecord&)>& on_reject) = 0;
   // Rows left in the staging table.
   virtual core::Result<std::uint64_t> StagedRows() = 0;

@@ -233,7 +233,7 @@ class PostgresTarget final : public ImportTarget {
       ddl += pg::QuoteSingleIdentifier(column.name) + " " +
              std::string(CreatedType(column.password ? ColumnType::kText : column.type)) + ", ";
     }
-    ddl += "jobsd_n bigint, jobsd_source text) ON COMMIT DROP";
+    ddl += "jobsd_n bigint, jobsd_source bigint) ON COMMIT DROP";
     if (auto made = conn_.Exec(ddl); !made) return core::Unexpected(Context(made.error()));
     for (std::size_t i = 0; i < settings_.checks.size(); ++i) {
       if (auto check = conn_.Exec("SELECT (" + settings_.checks[i] +
@@ -247,7 +247,7 @@ class PostgresTarget final : public ImportTarget {
   }
 
   core::Result<void> AddRow(std::span<const std::optional<std::string>> values,
-                            std::string_view source) override {
+                            std::int64_t source) override {
     if (!copy_) {
       auto copy = conn_.CopyIn("COPY jobsd_staging (" + sql::Columns(sql::Names(*columns_)) +
                                ", jobsd_n, jobsd_source) FROM STDIN");
@@ -261,7 +261,7 @@ class PostgresTarget final : public ImportTarget {
     }
     line_ += std::to_string(++staged_);
     line_ += '\t';
-    pg::AppendCopyText(line_, source);
+    line_ += std::to_string(source);
     line_ += '\n';
     if (auto written = copy_->Write(line_); !written)
       return core::Unexpected(Context(written.error()));
@@ -275,6 +275,7 @@ class PostgresTarget final : public ImportTarget {
   }
 
   core::Result<std::uint64_t> ApplyChecks(
+      const std::function<std::string(std::int64_t)>& describe,
       const std::function<void(const RejectedRecord&)>& on_reject) override {
     if (auto flushed = FlushRejects(); !flushed) return core::Unexpected(flushed.error());
     if (settings_.checks.empty()) return 0;
@@ -295,7 +296,7 @@ class PostgresTarget final : public ImportTarget {
       if (rows->row_count() == 0) break;
       for (int r = 0; r < rows->row_count(); ++r) {
         RejectedRecord reject;
-        reject.source = rows->Text(r, 0);
+        reject.source = describe(std::stoll(rows->Text(r, 0)));
         reject.record = rows->Text(r, 1);
         for (std::size_t k = 0; k < settings_.checks.size(); ++k) {
           if (rows->Text(r, int(2 + k)) == "f") {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -60,6 +61,20 @@ const boost::json::value* At(const boost::json::value& root, const std::vector<s
   return at;
 }
 
+// Seconds since the last lap, for the phase metrics.
+class Stopwatch {
+ public:
+  double Lap() {
+    const auto now = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+    return seconds;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
 // Everything a run has counted, for the metrics and the summary.
 struct Tally {
   std::uint64_t read = 0;
@@ -109,6 +124,7 @@ class SqlImportJob final : public scheduler::Job {
     if (ctx.cancel().Cancelled()) return core::Unexpected(ctx.CancelledError("listing the files"));
 
     if (auto begun = target_->Begin(); !begun) return begun;
+    Stopwatch watch;
     if (settings_.csv) {
       for (ImportedFile& file : files) {
         if (auto read = ReadFile(file); !read) return read;
@@ -117,10 +133,13 @@ class SqlImportJob final : public scheduler::Job {
       ctx.Info(fmt::format("window {} to {}", window->start_text, window->end_text));
       if (auto fetched = FetchPages(*window); !fetched) return fetched;
     }
-    auto checked = target_->ApplyChecks([this](const RejectedRecord& reject) { Count(reject); });
+    ctx.metrics().Set("read_seconds", watch.Lap());
+    auto checked = target_->ApplyChecks([this](std::int64_t source) { return Describe(source); },
+                                        [this](const RejectedRecord& reject) { Count(reject); });
     if (!checked) return core::Unexpected(checked.error());
     auto staged = target_->StagedRows();
     if (!staged) return core::Unexpected(staged.error());
+    ctx.metrics().Set("check_seconds", watch.Lap());
     ctx.metrics().AddRecords("read", double(tally_.read));
     ctx.metrics().AddRecords("invalid", double(tally_.invalid));
     for (const auto& [reason, n] : tally_.reasons)
@@ -161,11 +180,13 @@ class SqlImportJob final : public scheduler::Job {
     }
     auto counts = target_->Upsert();
     if (!counts) return core::Unexpected(counts.error());
+    ctx.metrics().Set("upsert_seconds", watch.Lap());
     for (const ImportedFile& file : files) {
       if (auto marked = target_->MarkImported(file); !marked) return marked;
     }
     if (ctx.cancel().Cancelled()) return core::Unexpected(ctx.CancelledError("before the commit"));
     if (auto committed = target_->Commit(); !committed) return committed;
+    ctx.metrics().Set("commit_seconds", watch.Lap());
     ctx.metrics().AddRecords("inserted", double(counts->inserted));
     ctx.metrics().AddRecords("updated", double(counts->updated));
     ctx.metrics().AddRecords("unchanged", double(counts->unchanged));
@@ -274,7 +295,8 @@ class SqlImportJob final : public scheduler::Job {
     const std::size_t hidden = password_column_ ? index[*password_column_] : header.size();
 
     std::uint64_t records = 0;
-    std::string source;
+    const std::int64_t file_index = std::int64_t(sources_.size());
+    sources_.push_back(shown);
     for (;;) {
       if ((records & 4095) == 0 && ctx_->cancel().Cancelled()) {
         return core::Unexpected(ctx_->CancelledError("reading " + shown));
@@ -284,7 +306,7 @@ class SqlImportJob final : public scheduler::Job {
       if (!*got) break;
       ++records;
       ++tally_.read;
-      source = shown + " line " + std::to_string(record.line);
+      const std::int64_t source = SourceId(file_index, record.line);
       RejectedRecord reject;
       if (!record.problem.empty()) {
         reject.reasons.push_back(record.problem);
@@ -304,7 +326,7 @@ class SqlImportJob final : public scheduler::Job {
         if (auto added = target_->AddRow(values_, source); !added) return added;
         continue;
       }
-      reject.source = source;
+      reject.source = Describe(source);
       boost::json::object whole;
       for (std::size_t i = 0; i < record.fields.size(); ++i) {
         const std::string name = i < header.size() ? header[i] : "field_" + std::to_string(i + 1);
@@ -414,11 +436,10 @@ class SqlImportJob final : public scheduler::Job {
             false});
       }
       std::size_t item = 0;
-      std::string source;
       for (const boost::json::value& element : array->get_array()) {
         ++item;
         ++tally_.read;
-        source = fmt::format("page {} item {}", page, item);
+        const std::int64_t source = SourceId(page, item);
         RejectedRecord reject;
         if (!element.is_object()) {
           reject.reasons.push_back("expected an object, got " +
@@ -436,7 +457,7 @@ class SqlImportJob final : public scheduler::Job {
           if (auto added = target_->AddRow(values_, source); !added) return added;
           continue;
         }
-        reject.source = source;
+        reject.source = Describe(source);
         boost::json::value whole = element;
         if (settings_.password && whole.is_object()) {
           // The clear text never reaches the rejects.
@@ -483,6 +504,22 @@ class SqlImportJob final : public scheduler::Job {
   }
 
   // ---- records ----
+
+  // Where a record came from, as staged with its row: the file's index (or
+  // the page) in the high bits, the line (or item) in the low 40.
+  static std::int64_t SourceId(std::int64_t file_or_page, std::uint64_t line_or_item) {
+    return (file_or_page << 40) | std::int64_t(line_or_item & ((std::uint64_t(1) << 40) - 1));
+  }
+  std::string Describe(std::int64_t source) const {
+    const std::int64_t high = source >> 40;
+    const std::int64_t low = source & ((std::int64_t(1) << 40) - 1);
+    if (settings_.csv) {
+      const std::string& file =
+          std::size_t(high) < sources_.size() ? sources_[std::size_t(high)] : "?";
+      return file + " line " + std::to_string(low);
+    }
+    return fmt::format("page {} item {}", high, low);
+  }
 
   // Fills values_ from one record, or the reasons it is invalid.
   template <typename Get>
@@ -581,6 +618,7 @@ class SqlImportJob final : public scheduler::Job {
   ConvertContext convert_;
   std::unique_ptr<ImportTarget> target_;
   std::vector<std::optional<std::string>> values_;  // the row being converted
+  std::vector<std::string> sources_;                // the files read, by SourceId's index
   Tally tally_;
 };
 
