@@ -91,7 +91,9 @@ class ImportTarget {
       const std::function<void(const RejectedRecord&)>& on_reject) = 0;
   // Rows left in the staging table.
   virtual core::Result<std::uint64_t> StagedRows() = 0;
-  virtual core::Result<LoadCounts> Upsert() = 0;
+  // `may_repeat_keys` false: no two staged rows share a key (KeyHashes),
+  // so no de-duplication pass is needed.
+  virtual core::Result<LoadCounts> Upsert(bool may_repeat_keys) = 0;
   virtual core::Result<void> MarkImported(const ImportedFile& file) = 0;
   virtual core::Result<void> Commit() = 0;
   virtual void Rollback() = 0;

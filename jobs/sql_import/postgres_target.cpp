@@ -171,6 +171,7 @@ class PostgresTarget final : public ImportTarget {
                                     column.name, it->second, TypeName(type)));
       }
       TightenTo(column, it->second);
+      staging_types_.push_back(it->second);
     }
     std::vector<std::string> sorted_key = settings_.key;
     std::sort(sorted_key.begin(), sorted_key.end());
@@ -229,9 +230,15 @@ class PostgresTarget final : public ImportTarget {
            "NOT NULL, run_id bigint, imported_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY "
            "(job, target_table, file, sha256));\n"
            "CREATE TEMP TABLE jobsd_staging (";
-    for (const ColumnRule& column : *columns_) {
+    // Typed like the table, so the upsert copies values without casting
+    // each (the rules already made every value fit those types).
+    for (std::size_t i = 0; i < columns_->size(); ++i) {
+      const ColumnRule& column = (*columns_)[i];
       ddl += pg::QuoteSingleIdentifier(column.name) + " " +
-             std::string(CreatedType(column.password ? ColumnType::kText : column.type)) + ", ";
+             (i < staging_types_.size()
+                  ? staging_types_[i]
+                  : std::string(CreatedType(column.password ? ColumnType::kText : column.type))) +
+             ", ";
     }
     ddl += "jobsd_n bigint, jobsd_source bigint) ON COMMIT DROP";
     if (auto made = conn_.Exec(ddl); !made) return core::Unexpected(Context(made.error()));
@@ -314,8 +321,10 @@ class PostgresTarget final : public ImportTarget {
     if (auto closed = conn_.Exec("CLOSE jobsd_bad"); !closed)
       return core::Unexpected(Context(closed.error()));
     if (auto flushed = FlushRejects(); !flushed) return core::Unexpected(flushed.error());
-    if (auto deleted = conn_.Exec("DELETE FROM jobsd_staging s WHERE " + fails); !deleted) {
-      return core::Unexpected(Context(deleted.error()));
+    if (count > 0) {
+      if (auto deleted = conn_.Exec("DELETE FROM jobsd_staging s WHERE " + fails); !deleted) {
+        return core::Unexpected(Context(deleted.error()));
+      }
     }
     return count;
   }
@@ -327,7 +336,7 @@ class PostgresTarget final : public ImportTarget {
     return std::stoull(n->Text(0, 0));
   }
 
-  core::Result<LoadCounts> Upsert() override {
+  core::Result<LoadCounts> Upsert(bool may_repeat_keys) override {
     if (auto flushed = FlushRejects(); !flushed) return core::Unexpected(flushed.error());
     LoadCounts counts;
     const std::string all = sql::Columns(sql::Names(*columns_));
@@ -335,10 +344,19 @@ class PostgresTarget final : public ImportTarget {
     const std::vector<std::string> updated = sql::UpdatedColumns(settings_);
     // Of rows with the same key the last wins (ON CONFLICT cannot touch a
     // row twice); an update happens only where a value differs.
-    std::string upsert = "WITH src AS MATERIALIZED (SELECT DISTINCT ON (" + key + ") " + all +
-                         " FROM jobsd_staging ORDER BY " + key +
-                         ", jobsd_n DESC), up AS (INSERT INTO " + table_sql_ + " AS t (" + all +
-                         ") SELECT " + all + " FROM src ON CONFLICT (" + key + ") ";
+    // Without repeated keys the staging table is the source as it is: the
+    // sort DISTINCT ON needs costs about as much as the upsert.
+    if (may_repeat_keys) {
+      if (auto memory = conn_.Exec("SET LOCAL work_mem = '64MB'"); !memory) {
+        return core::Unexpected(Context(memory.error()));
+      }
+    }
+    std::string upsert = may_repeat_keys
+                             ? "WITH src AS MATERIALIZED (SELECT DISTINCT ON (" + key + ") " + all +
+                                   " FROM jobsd_staging ORDER BY " + key + ", jobsd_n DESC), "
+                             : "WITH src AS (SELECT " + all + " FROM jobsd_staging), ";
+    upsert += "up AS (INSERT INTO " + table_sql_ + " AS t (" + all + ") SELECT " + all +
+              " FROM src ON CONFLICT (" + key + ") ";
     if (settings_.upsert == Upsert::kIgnore || updated.empty()) {
       upsert += "DO NOTHING RETURNING true AS inserted)";
     } else {
@@ -446,6 +464,7 @@ class PostgresTarget final : public ImportTarget {
   std::string name_;
   std::vector<ColumnRule>* columns_ = nullptr;
   bool create_table_ = false;
+  std::vector<std::string> staging_types_;  // the table's, by column (format_type)
   std::optional<pg::Transaction> tx_;
   std::optional<pg::CopyIn> copy_;
   std::string line_;

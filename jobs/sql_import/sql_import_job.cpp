@@ -23,6 +23,7 @@
 #include "jobs/sql_import/column_rule.h"
 #include "jobs/sql_import/import_target.h"
 #include "jobs/sql_import/import_window.h"
+#include "jobs/sql_import/key_hashes.h"
 #include "jobs/sql_import/sql_import_config.h"
 #include "json/json_fields.h"
 #include "schedule/schedule.h"
@@ -99,6 +100,13 @@ class SqlImportJob final : public scheduler::Job {
     }
     for (const ColumnRule& column : columns_) paths_.push_back(SplitPath(column.from));
     values_.resize(columns_.size());
+    std::vector<std::size_t> key_columns;
+    for (const std::string& k : settings_.key) {
+      for (std::size_t i = 0; i < columns_.size(); ++i) {
+        if (columns_[i].name == k) key_columns.push_back(i);
+      }
+    }
+    keys_.emplace(std::move(key_columns));
 
     auto opened = OpenTarget(settings_, RunFacts{ctx.job_name(), ctx.run_id()}, ctx);
     if (!opened) return core::Unexpected(opened.error());
@@ -161,11 +169,12 @@ class SqlImportJob final : public scheduler::Job {
     if (settings_.dry_run) {
       LoadCounts counts;
       if (!refusal) {
-        auto upserted = target_->Upsert();
+        auto upserted = target_->Upsert(keys_->MayRepeat());
         if (!upserted) return core::Unexpected(upserted.error());
         counts = *upserted;
       }
       target_->Rollback();
+      CountLoad(counts);
       ctx.metrics().Set("dry_run", 1);
       ctx.metrics().SetChanged(false);
       Report(counts, files, true, refusal);
@@ -178,7 +187,7 @@ class SqlImportJob final : public scheduler::Job {
       Report({}, {}, false, refusal);
       return core::Unexpected(*refusal);
     }
-    auto counts = target_->Upsert();
+    auto counts = target_->Upsert(keys_->MayRepeat());
     if (!counts) return core::Unexpected(counts.error());
     ctx.metrics().Set("upsert_seconds", watch.Lap());
     for (const ImportedFile& file : files) {
@@ -187,10 +196,7 @@ class SqlImportJob final : public scheduler::Job {
     if (ctx.cancel().Cancelled()) return core::Unexpected(ctx.CancelledError("before the commit"));
     if (auto committed = target_->Commit(); !committed) return committed;
     ctx.metrics().Set("commit_seconds", watch.Lap());
-    ctx.metrics().AddRecords("inserted", double(counts->inserted));
-    ctx.metrics().AddRecords("updated", double(counts->updated));
-    ctx.metrics().AddRecords("unchanged", double(counts->unchanged));
-    ctx.metrics().Add("duplicate_keys", double(counts->duplicate_keys));
+    CountLoad(*counts);
     ctx.metrics().SetChanged(counts->inserted + counts->updated > 0);
     Report(*counts, files, false, std::nullopt);
     return {};
@@ -323,6 +329,7 @@ class SqlImportJob final : public scheduler::Job {
             reject);
       }
       if (reject.reasons.empty()) {
+        keys_->Add(values_);
         if (auto added = target_->AddRow(values_, source); !added) return added;
         continue;
       }
@@ -399,7 +406,8 @@ class SqlImportJob final : public scheduler::Job {
         if (error.kind == core::ErrorKind::kCancelled || error.kind == core::ErrorKind::kTimeout) {
           if (ctx_->cancel().Cancelled()) return core::Unexpected(ctx_->CancelledError(shown));
         }
-        error.message = shown + ": " + error.message;
+        // The client's message names the request already, most of the time.
+        if (error.message.rfind("GET ", 0) != 0) error.message = shown + ": " + error.message;
         return core::Unexpected(std::move(error));
       }
       ctx_->metrics().Add("pages", 1);
@@ -454,7 +462,8 @@ class SqlImportJob final : public scheduler::Job {
               reject);
         }
         if (reject.reasons.empty()) {
-          if (auto added = target_->AddRow(values_, source); !added) return added;
+          keys_->Add(values_);
+        if (auto added = target_->AddRow(values_, source); !added) return added;
           continue;
         }
         reject.source = Describe(source);
@@ -555,6 +564,14 @@ class SqlImportJob final : public scheduler::Job {
     values_[*password_column_] = std::move(*hash);
   }
 
+  // What the upsert did (or, in a dry run, would have done).
+  void CountLoad(const LoadCounts& counts) {
+    ctx_->metrics().AddRecords("inserted", double(counts.inserted));
+    ctx_->metrics().AddRecords("updated", double(counts.updated));
+    ctx_->metrics().AddRecords("unchanged", double(counts.unchanged));
+    ctx_->metrics().Add("duplicate_keys", double(counts.duplicate_keys));
+  }
+
   void Count(const RejectedRecord& reject) {
     ++tally_.invalid;
     for (std::string_view kind : reject.kinds) {
@@ -618,6 +635,7 @@ class SqlImportJob final : public scheduler::Job {
   ConvertContext convert_;
   std::unique_ptr<ImportTarget> target_;
   std::vector<std::optional<std::string>> values_;  // the row being converted
+  std::optional<KeyHashes> keys_;
   std::vector<std::string> sources_;                // the files read, by SourceId's index
   Tally tally_;
 };

@@ -53,12 +53,6 @@ class SqliteTarget final : public ImportTarget {
 
   core::Result<void> Prepare(std::vector<ColumnRule>& columns) override {
     columns_ = &columns;
-    key_index_.clear();
-    for (const std::string& k : settings_.key) {
-      for (std::size_t i = 0; i < columns.size(); ++i) {
-        if (columns[i].name == k) key_index_.push_back(i);
-      }
-    }
     auto info = db_.Prepare(
         "SELECT name, \"notnull\", dflt_value IS NOT NULL, pk, type FROM "
         "pragma_table_info(?1)");
@@ -236,33 +230,7 @@ class SqliteTarget final : public ImportTarget {
       }
     }
     stage.Bind(int(values.size() + 1), source);
-    if (key_hashes_.size() < kMaxHashedKeys) {
-      std::uint64_t hash = 14695981039346656037ull;  // FNV-1a over the key's values
-      auto mix = [&hash](unsigned char byte) { hash = (hash ^ byte) * 1099511628211ull; };
-      for (std::size_t k : key_index_) {
-        if (values[k]) {
-          for (char c : *values[k]) mix(static_cast<unsigned char>(c));
-        }
-        mix(0xFF);  // never in UTF-8 text: "ab","c" and "a","bc" differ
-      }
-      key_hashes_.push_back(hash);
-    } else {
-      hashed_every_key_ = false;
-    }
     return stage.Run();
-  }
-
-  // Whether two staged rows may share a key. Proving there are none from
-  // the keys' hashes spares a GROUP BY over the staging table (as long as
-  // the upsert itself); a collision only sends the run down the exact path.
-  bool MayHaveDuplicateKeys() {
-    if (!hashed_every_key_) return true;
-    std::sort(key_hashes_.begin(), key_hashes_.end());
-    const bool repeated =
-        std::adjacent_find(key_hashes_.begin(), key_hashes_.end()) != key_hashes_.end();
-    key_hashes_.clear();
-    key_hashes_.shrink_to_fit();
-    return repeated;
   }
 
   core::Result<void> AddReject(const RejectedRecord& reject) override {
@@ -353,7 +321,7 @@ class SqliteTarget final : public ImportTarget {
     return std::uint64_t(n->value_or(0));
   }
 
-  core::Result<LoadCounts> Upsert() override {
+  core::Result<LoadCounts> Upsert(bool may_repeat_keys) override {
     LoadCounts counts;
     const std::vector<std::string> names = sql::Names(*columns_);
     const std::string all = sql::Columns(names);
@@ -362,7 +330,7 @@ class SqliteTarget final : public ImportTarget {
     auto rows = db_.QueryInt("SELECT count(*) FROM jobsd_staging");
     if (!rows) return core::Unexpected(rows.error());
     std::int64_t distinct = rows->value_or(0);
-    if (MayHaveDuplicateKeys()) {
+    if (may_repeat_keys) {
       auto counted =
           db_.QueryInt("SELECT count(*) FROM (SELECT 1 FROM jobsd_staging GROUP BY " + key + ")");
       if (!counted) return core::Unexpected(counted.error());
@@ -475,12 +443,6 @@ class SqliteTarget final : public ImportTarget {
   std::optional<sqlite::Transaction> tx_;
   std::optional<sqlite::Statement> stage_;
   std::optional<sqlite::Statement> reject_;
-  // The key columns' positions, and a hash of each staged row's key (up to
-  // kMaxHashedKeys: 32 MiB; beyond, duplicates are counted in SQL).
-  static constexpr std::size_t kMaxHashedKeys = std::size_t(4) << 20;
-  std::vector<std::size_t> key_index_;
-  std::vector<std::uint64_t> key_hashes_;
-  bool hashed_every_key_ = true;
 };
 
 }  // namespace
