@@ -494,6 +494,22 @@ class SqlImportTest(unittest.TestCase):
         self.assertEqual({(r["query"]["from"], r["query"]["to"]) for r in self.requests()},
                          {(start3.isoformat(), end3.isoformat())})
 
+        # A backfill across the spring change: each end at its own offset, and
+        # a record at 00:30 UTC+1 on the first day and at 23:30 UTC+2 on the
+        # second (a 47-hour window) land.
+        control("PUT", "/_records", [
+            api_record(900, datetime.datetime(2026, 3, 28, 0, 30, tzinfo=BERLIN)),
+            api_record(901, datetime.datetime(2026, 3, 29, 23, 30, tzinfo=BERLIN)),
+            api_record(902, datetime.datetime(2026, 3, 30, 0, 0, tzinfo=BERLIN)),
+            api_record(903, datetime.datetime(2026, 3, 27, 23, 59, 59, tzinfo=BERLIN))])
+        control("DELETE", "/_requests")
+        out, _ = self.once("sales-sync", "--set", "window_start=2026-03-28",
+                           "--set", "window_end=2026-03-30")
+        self.assertEqual([(r["query"]["from"], r["query"]["to"]) for r in self.requests()],
+                         [("2026-03-28T00:00:00+01:00", "2026-03-30T00:00:00+02:00")])
+        self.assertEqual((out["metrics"]["read"], out["metrics"]["inserted"]), (2, 2))
+        self.assertEqual(self.sales_table()["S-00901"][1], "2026-03-29T21:30:00.000000Z")
+
     # --- 2: the API's faults -------------------------------------------------------
 
     def assert_key_nowhere(self, *texts):
@@ -545,21 +561,26 @@ class SqlImportTest(unittest.TestCase):
         self.assertEqual([x["status"] for x in runs if x["id"] >= run["id"]], ["failed"], runs)
         self.assertEqual([q["status"] for q in self.requests()], [401])
         self.assertIn("HTTP 401", run["error"])
-        self.assertIn("/v1/sales", run["error"])
+        self.assertIn("GET %s/v1/sales?from=" % API, run["error"])
         self.assertEqual(self.sales_table(), before)
         self.stop_daemon(daemon)
         self.assert_key_nowhere(self.daemon_log(), json.dumps(runs))
 
-        # A body cut in the middle fails the run (whatever the client retried); the table stays.
+        # A body cut in the middle is a transport error: the client tries again
+        # (once cut: the run succeeds); cut every time, the run fails after the
+        # client's 4 attempts and the table stays as it was.
         control("DELETE", "/_requests")
         control("POST", "/_faults", {"truncated": 10})
         out, r = self.once("sales-sync", check=1)
         self.assertEqual(out["status"], "failed")
+        self.assertIn("before the response was complete", out["error"])
         self.assertEqual(self.sales_table(), before)
-        self.assertTrue(all(q["fault"] == "truncated" for q in self.requests()))
+        self.assertEqual([q["fault"] for q in self.requests()], ["truncated"] * 4)
         self.assert_key_nowhere(r.stdout + r.stderr)
-        control("POST", "/_faults", {})
+        control("DELETE", "/_requests")
+        control("POST", "/_faults", {"truncated": 1})
         self.once("sales-sync")
+        self.assertEqual([q["fault"] for q in self.requests()], ["truncated"] + [None] * pages)
         self.assertEqual(self.sales_table(), self.expected_sales(window))
 
         # An HTML error page with a 200 is not JSON: failed, the table unchanged.
