@@ -5,6 +5,8 @@ and a real PostgreSQL 15.
 
     /usr/bin/python3 tests/integration/sql_import_test.py --jobsd PATH [-v] [-k PATTERN]
 
+The kill -9 rounds print their seed; SQL_IMPORT_SEED=N replays the same delays.
+
 One PostgreSQL server, one fake API and one generated 1,000,000-row CSV
 serve the whole file; each test gets a folder (state, target) and a
 PostgreSQL database of its own. Every scenario computes the rows the target
@@ -359,9 +361,6 @@ class SqlImportTest(unittest.TestCase):
         finally:
             db.close()
 
-    def sqlite_has_table(self, name, table):
-        return bool(self.sqlite(name, "SELECT 1 FROM sqlite_schema WHERE name = ?", (table,)))
-
     def requests(self):
         return [r for r in control("GET", "/_requests") if r["path"] == "/v1/sales"]
 
@@ -519,7 +518,7 @@ class SqlImportTest(unittest.TestCase):
         self.assertNotIn(API_KEY, self.history("sales-sync"))
 
     def test_api_faults_retried_refused_and_never_half_imported(self):
-        records = [r for r in self.sales_records(bad=False)]
+        records = self.sales_records(bad=False)
         control("PUT", "/_records", records)
         self.write_config(self.sales_job())
         _, yesterday, today = self.sales_days()
@@ -658,7 +657,7 @@ class SqlImportTest(unittest.TestCase):
     # --- 4: kill -9 in the middle of an import ---------------------------------------
 
     def kill_rounds(self, target_kind, rounds):
-        seed = random.randrange(1 << 30)
+        seed = int(os.environ.get("SQL_IMPORT_SEED") or random.randrange(1 << 30))
         print("kill -9 rounds (%s): seed %d" % (target_kind, seed), file=sys.stderr)
         rng = random.Random(seed)
         kill_csv()
@@ -780,7 +779,7 @@ class SqlImportTest(unittest.TestCase):
         self.kill_rounds("sqlite", 4)
 
     def test_kill_9_mid_import_into_postgres(self):
-        self.kill_rounds("postgres", 3)
+        self.kill_rounds("postgres", 4)
 
     # --- 5: users with passwords ---------------------------------------------------
 
@@ -842,8 +841,8 @@ class SqlImportTest(unittest.TestCase):
             self.assertFalse(argon2_verify(encoded, "Pw-bob-M3n8zr4" if name != "bob" else
                                            "Pw-alice-Q7v2kx9"), name)
         self.assertEqual(len({u[2] for u in users.values()}), len(valid))  # salts differ
-        [(source, record, reasons)] = self.sqlite("users.db",
-                                                  "SELECT source, record, reasons FROM users_rejects")
+        [(source, record, reasons)] = self.sqlite(
+            "users.db", "SELECT source, record, reasons FROM users_rejects")
         self.assertEqual(source, "users.csv line 5")
         self.assertEqual(json.loads(record)["username"], "dave")
         self.assertEqual(json.loads(record)["initial_password"], "[hidden]")
