@@ -463,7 +463,7 @@ class SqlImportJob final : public scheduler::Job {
         }
         if (reject.reasons.empty()) {
           keys_->Add(values_);
-        if (auto added = target_->AddRow(values_, source); !added) return added;
+          if (auto added = target_->AddRow(values_, source); !added) return added;
           continue;
         }
         reject.source = Describe(source);
@@ -636,7 +636,7 @@ class SqlImportJob final : public scheduler::Job {
   std::unique_ptr<ImportTarget> target_;
   std::vector<std::optional<std::string>> values_;  // the row being converted
   std::optional<KeyHashes> keys_;
-  std::vector<std::string> sources_;                // the files read, by SourceId's index
+  std::vector<std::string> sources_;  // the files read, by SourceId's index
   Tally tally_;
 };
 

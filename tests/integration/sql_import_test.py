@@ -903,7 +903,6 @@ class SqlImportTest(unittest.TestCase):
         self.assertEqual((out["metrics"]["inserted"], out["metrics"]["updated"],
                           out["metrics"]["unchanged"]), (new, changed, valid - new - changed))
 
-    @unittest.expectedFailure
     def test_dry_run_counts_are_metrics_too(self):
         # Known gap: a dry run puts its would-be counts in the output only;
         # the metrics lack inserted/updated/unchanged.
