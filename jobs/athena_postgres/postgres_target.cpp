@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/utf8.h"
+#include "pg/catalog.h"
 #include "pg/conninfo.h"
 #include "pg/copy_in.h"
 #include "pg/quote.h"
@@ -34,16 +35,6 @@ std::string BaseType(std::string_view type) {
 
 core::Error Mismatch(std::string message) {
   return core::Error{core::ErrorKind::kInvalidArgument, std::move(message), false};
-}
-
-std::string Join(const std::vector<std::string>& names, std::string_view prefix = {}) {
-  std::string out;
-  for (const std::string& name : names) {
-    if (!out.empty()) out += ", ";
-    out += prefix;
-    out += pg::QuoteSingleIdentifier(name);
-  }
-  return out;
 }
 
 // The catalog name of a possibly qualified table (the last part), for
@@ -236,7 +227,7 @@ core::Result<void> PostgresTarget::Check(const std::vector<aws::ResultColumn>& c
     for (const aws::ResultColumn& column : columns) {
       sql += pg::QuoteSingleIdentifier(column.name) + " " + CreatedType(column) + ", ";
     }
-    sql += "UNIQUE (" + Join(config_.key) + "))";
+    sql += "UNIQUE (" + pg::QuoteColumnList(config_.key) + "))";
     if (auto created = conn_.Exec(sql); !created) return created;
     return {};
   }
@@ -252,19 +243,9 @@ core::Result<void> PostgresTarget::Check(const std::vector<aws::ResultColumn>& c
                                column.name, column.type, it->second)));
     }
   }
-  std::vector<std::string> sorted_key = config_.key;
-  std::sort(sorted_key.begin(), sorted_key.end());
-  std::string key_array = "{";
-  for (const std::string& k : sorted_key) key_array += (key_array.size() > 1 ? "," : "") + k;
-  key_array += "}";
-  auto unique = conn_.Query(
-      "SELECT count(*) FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisunique "
-      "AND i.indpred IS NULL AND i.indexprs IS NULL AND (SELECT array_agg(a.attname::text "
-      "ORDER BY a.attname::text) FROM pg_attribute a WHERE a.attrelid = i.indrelid "
-      "AND a.attnum = ANY(i.indkey)) = $2::text[]",
-      {table_sql_, key_array});
+  auto unique = pg::HasUniqueIndexOn(conn_, table_sql_, config_.key);
   if (!unique) return core::Unexpected(unique.error());
-  if (unique->Text(0, 0) == "0") {
+  if (!*unique) {
     return core::Unexpected(Mismatch(fmt::format(
         "{}: no unique constraint or index on ({}), which ON CONFLICT needs (ALTER TABLE {} ADD "
         "UNIQUE ({}))",
@@ -286,8 +267,8 @@ core::Result<LoadCounts> PostgresTarget::Load(
       others.push_back(column.name);
     }
   }
-  const std::string all = Join(names);
-  const std::string key = Join(config_.key);
+  const std::string all = pg::QuoteColumnList(names);
+  const std::string key = pg::QuoteColumnList(config_.key);
 
   auto tx = pg::Transaction::Begin(conn_);
   if (!tx) return core::Unexpected(tx.error());
@@ -338,8 +319,8 @@ core::Result<LoadCounts> PostgresTarget::Load(
       const std::string column = pg::QuoteSingleIdentifier(others[i]);
       upsert += (i ? ", " : "") + column + " = EXCLUDED." + column;
     }
-    upsert += " WHERE (" + Join(others, "t.") + ") IS DISTINCT FROM (" + Join(others, "EXCLUDED.") +
-              ") RETURNING (xmax = 0) AS inserted)";
+    upsert += " WHERE (" + pg::QuoteColumnList(others, "t.") + ") IS DISTINCT FROM (" +
+              pg::QuoteColumnList(others, "EXCLUDED.") + ") RETURNING (xmax = 0) AS inserted)";
   }
   upsert +=
       " SELECT (SELECT count(*) FROM src), count(*) FILTER (WHERE inserted), "

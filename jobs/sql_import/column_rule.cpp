@@ -20,26 +20,6 @@ std::string Shown(std::string_view text) {
   return "'" + core::EscapeForTerminal(core::CutUtf8(std::string(text), 60)) + "'";
 }
 
-std::string_view JsonKind(const boost::json::value& value) {
-  switch (value.kind()) {
-    case boost::json::kind::null:
-      return "null";
-    case boost::json::kind::bool_:
-      return "a boolean";
-    case boost::json::kind::int64:
-    case boost::json::kind::uint64:
-    case boost::json::kind::double_:
-      return "a number";
-    case boost::json::kind::string:
-      return "a string";
-    case boost::json::kind::array:
-      return "an array";
-    case boost::json::kind::object:
-      return "an object";
-  }
-  return "a value";
-}
-
 bool Digit(char c) { return c >= '0' && c <= '9'; }
 
 std::optional<std::int64_t> ParseInteger(std::string_view text) {
@@ -439,7 +419,7 @@ bool ColumnRule::Convert(const SourceValue& value, const ConvertContext& context
   auto wrong = [&](std::string_view expected) {
     return Fail(why, "type",
                 name + ": expected " + std::string(expected) + ", got " +
-                    (text ? Shown(*text) : std::string(JsonKind(*json))));
+                    (text ? Shown(*text) : std::string(json::KindName(*json))));
   };
 
   switch (type) {

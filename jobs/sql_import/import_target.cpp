@@ -26,16 +26,6 @@ core::Result<std::unique_ptr<ImportTarget>> OpenTarget(const SqlImportSettings& 
 
 namespace sql {
 
-std::string Columns(const std::vector<std::string>& names, std::string_view prefix) {
-  std::string out;
-  for (const std::string& name : names) {
-    if (!out.empty()) out += ", ";
-    out += prefix;
-    out += pg::QuoteSingleIdentifier(name);
-  }
-  return out;
-}
-
 std::vector<std::string> Names(const std::vector<ColumnRule>& columns) {
   std::vector<std::string> names;
   names.reserve(columns.size());

@@ -113,8 +113,6 @@ core::Result<std::unique_ptr<ImportTarget>> OpenTarget(const SqlImportSettings& 
 
 // SQL the two targets share.
 namespace sql {
-// "a", "b" quoted and joined: "a", "b"; with a prefix: t."a", t."b".
-std::string Columns(const std::vector<std::string>& names, std::string_view prefix = "");
 // The names of `columns`, in order.
 std::vector<std::string> Names(const std::vector<ColumnRule>& columns);
 // The columns an update sets (all but the key and keep_on_update).

@@ -17,6 +17,7 @@
 #include <boost/json/value.hpp>
 
 #include "jobs/sql_import/import_target.h"
+#include "pg/catalog.h"
 #include "pg/connection.h"
 #include "pg/conninfo.h"
 #include "pg/copy_in.h"
@@ -173,19 +174,9 @@ class PostgresTarget final : public ImportTarget {
       TightenTo(column, it->second);
       staging_types_.push_back(it->second);
     }
-    std::vector<std::string> sorted_key = settings_.key;
-    std::sort(sorted_key.begin(), sorted_key.end());
-    std::string key_array = "{";
-    for (const std::string& k : sorted_key) key_array += (key_array.size() > 1 ? "," : "") + k;
-    key_array += "}";
-    auto unique = conn_.Query(
-        "SELECT count(*) FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisunique "
-        "AND i.indpred IS NULL AND i.indexprs IS NULL AND (SELECT array_agg(a.attname::text "
-        "ORDER BY a.attname::text) FROM pg_attribute a WHERE a.attrelid = i.indrelid "
-        "AND a.attnum = ANY(i.indkey)) = $2::text[]",
-        {table_sql_, key_array});
+    auto unique = pg::HasUniqueIndexOn(conn_, table_sql_, settings_.key);
     if (!unique) return core::Unexpected(Context(unique.error()));
-    if (unique->Text(0, 0) == "0") {
+    if (!*unique) {
       return Mismatch(fmt::format(
           "has no unique constraint or index on ({0}), which the upsert needs (ALTER TABLE {1} "
           "ADD UNIQUE ({0}))",
@@ -219,7 +210,7 @@ class PostgresTarget final : public ImportTarget {
                std::string(CreatedType(column.password ? ColumnType::kText : column.type)) +
                (column.required ? " NOT NULL" : "") + ", ";
       }
-      ddl += "UNIQUE (" + sql::Columns(settings_.key) + "));\n";
+      ddl += "UNIQUE (" + pg::QuoteColumnList(settings_.key) + "));\n";
     }
     ddl += "CREATE TABLE IF NOT EXISTS " + rejects_sql_ +
            " (id bigserial PRIMARY KEY, job text NOT NULL, run_id bigint, rejected_at timestamptz "
@@ -256,7 +247,7 @@ class PostgresTarget final : public ImportTarget {
   core::Result<void> AddRow(std::span<const std::optional<std::string>> values,
                             std::int64_t source) override {
     if (!copy_) {
-      auto copy = conn_.CopyIn("COPY jobsd_staging (" + sql::Columns(sql::Names(*columns_)) +
+      auto copy = conn_.CopyIn("COPY jobsd_staging (" + pg::QuoteColumnList(sql::Names(*columns_)) +
                                ", jobsd_n, jobsd_source) FROM STDIN");
       if (!copy) return core::Unexpected(Context(copy.error()));
       copy_.emplace(std::move(*copy));
@@ -339,8 +330,8 @@ class PostgresTarget final : public ImportTarget {
   core::Result<LoadCounts> Upsert(bool may_repeat_keys) override {
     if (auto flushed = FlushRejects(); !flushed) return core::Unexpected(flushed.error());
     LoadCounts counts;
-    const std::string all = sql::Columns(sql::Names(*columns_));
-    const std::string key = sql::Columns(settings_.key);
+    const std::string all = pg::QuoteColumnList(sql::Names(*columns_));
+    const std::string key = pg::QuoteColumnList(settings_.key);
     const std::vector<std::string> updated = sql::UpdatedColumns(settings_);
     // Of rows with the same key the last wins (ON CONFLICT cannot touch a
     // row twice); an update happens only where a value differs.
@@ -365,8 +356,8 @@ class PostgresTarget final : public ImportTarget {
         const std::string column = pg::QuoteSingleIdentifier(updated[i]);
         upsert += (i ? ", " : "") + column + " = EXCLUDED." + column;
       }
-      upsert += " WHERE (" + sql::Columns(updated, "t.") + ") IS DISTINCT FROM (" +
-                sql::Columns(updated, "EXCLUDED.") + ") RETURNING (xmax = 0) AS inserted)";
+      upsert += " WHERE (" + pg::QuoteColumnList(updated, "t.") + ") IS DISTINCT FROM (" +
+                pg::QuoteColumnList(updated, "EXCLUDED.") + ") RETURNING (xmax = 0) AS inserted)";
     }
     upsert +=
         " SELECT (SELECT count(*) FROM jobsd_staging), (SELECT count(*) FROM src), count(*) FILTER "

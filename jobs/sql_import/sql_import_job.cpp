@@ -328,24 +328,19 @@ class SqlImportJob final : public scheduler::Job {
             },
             reject);
       }
-      if (reject.reasons.empty()) {
-        keys_->Add(values_);
-        if (auto added = target_->AddRow(values_, source); !added) return added;
-        continue;
-      }
-      reject.source = Describe(source);
-      boost::json::object whole;
-      for (std::size_t i = 0; i < record.fields.size(); ++i) {
-        const std::string name = i < header.size() ? header[i] : "field_" + std::to_string(i + 1);
-        if (i == hidden) {
-          whole[name] = kHidden;
-        } else {
-          whole[name] = core::ToValidUtf8(record.fields[i].text);
+      auto staged = Stage(reject, source, [&] {
+        boost::json::object whole;
+        for (std::size_t i = 0; i < record.fields.size(); ++i) {
+          const std::string name = i < header.size() ? header[i] : "field_" + std::to_string(i + 1);
+          if (i == hidden) {
+            whole[name] = kHidden;
+          } else {
+            whole[name] = core::ToValidUtf8(record.fields[i].text);
+          }
         }
-      }
-      reject.record = boost::json::serialize(whole);
-      Count(reject);
-      if (auto added = target_->AddReject(reject); !added) return added;
+        return boost::json::serialize(whole);
+      });
+      if (!staged) return staged;
     }
     if (crypto::Hex(sha.Finish()) != file.sha256) {
       return core::Unexpected(
@@ -461,28 +456,23 @@ class SqlImportJob final : public scheduler::Job {
               },
               reject);
         }
-        if (reject.reasons.empty()) {
-          keys_->Add(values_);
-          if (auto added = target_->AddRow(values_, source); !added) return added;
-          continue;
-        }
-        reject.source = Describe(source);
-        boost::json::value whole = element;
-        if (settings_.password && whole.is_object()) {
-          // The clear text never reaches the rejects.
-          const std::vector<std::string>& path = paths_[*password_column_];
-          boost::json::value* at = &whole;
-          for (std::size_t i = 0; at && i + 1 < path.size(); ++i) {
-            boost::json::object* o = at->if_object();
-            at = o && o->contains(path[i]) ? &(*o)[path[i]] : nullptr;
+        auto staged = Stage(reject, source, [&] {
+          boost::json::value whole = element;
+          if (settings_.password && whole.is_object()) {
+            // The clear text never reaches the rejects.
+            const std::vector<std::string>& path = paths_[*password_column_];
+            boost::json::value* at = &whole;
+            for (std::size_t i = 0; at && i + 1 < path.size(); ++i) {
+              boost::json::object* o = at->if_object();
+              at = o && o->contains(path[i]) ? &(*o)[path[i]] : nullptr;
+            }
+            if (at && at->is_object() && at->get_object().contains(path.back())) {
+              at->get_object()[path.back()] = kHidden;
+            }
           }
-          if (at && at->is_object() && at->get_object().contains(path.back())) {
-            at->get_object()[path.back()] = kHidden;
-          }
-        }
-        reject.record = boost::json::serialize(whole);
-        Count(reject);
-        if (auto added = target_->AddReject(reject); !added) return added;
+          return boost::json::serialize(whole);
+        });
+        if (!staged) return staged;
       }
       if (next_path.empty()) break;
       const boost::json::value* next = At(*document, next_path);
@@ -528,6 +518,20 @@ class SqlImportJob final : public scheduler::Job {
       return file + " line " + std::to_string(low);
     }
     return fmt::format("page {} item {}", high, low);
+  }
+
+  // The converted row staged, or, when the record has reasons, the record
+  // rejected: `whole` makes its JSON (a reject's only).
+  template <typename Whole>
+  core::Result<void> Stage(RejectedRecord& reject, std::int64_t source, const Whole& whole) {
+    if (reject.reasons.empty()) {
+      keys_->Add(values_);
+      return target_->AddRow(values_, source);
+    }
+    reject.source = Describe(source);
+    reject.record = whole();
+    Count(reject);
+    return target_->AddReject(reject);
   }
 
   // Fills values_ from one record, or the reasons it is invalid.

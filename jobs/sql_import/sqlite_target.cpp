@@ -164,7 +164,7 @@ class SqliteTarget final : public ImportTarget {
         ddl += Q(column.name) + " " + std::string(DeclaredType(column.type)) +
                (column.required ? " NOT NULL" : "") + ", ";
       }
-      ddl += "UNIQUE (" + sql::Columns(settings_.key) + "));\n";
+      ddl += "UNIQUE (" + pg::QuoteColumnList(settings_.key) + "));\n";
     }
     ddl += "CREATE TABLE IF NOT EXISTS " + Q(settings_.table + "_rejects") +
            " (id INTEGER PRIMARY KEY, job TEXT NOT NULL, run_id INTEGER, rejected_at TEXT NOT "
@@ -190,7 +190,7 @@ class SqliteTarget final : public ImportTarget {
       }
     }
     std::string insert =
-        "INSERT INTO jobsd_staging (" + sql::Columns(names) + ", jobsd_source) VALUES (";
+        "INSERT INTO jobsd_staging (" + pg::QuoteColumnList(names) + ", jobsd_source) VALUES (";
     for (std::size_t i = 0; i <= names.size(); ++i)
       insert += (i ? ", ?" : "?") + std::to_string(i + 1);
     insert += ")";
@@ -249,7 +249,7 @@ class SqliteTarget final : public ImportTarget {
       const std::function<void(const RejectedRecord&)>& on_reject) override {
     if (settings_.checks.empty()) return 0;
     const std::vector<std::string> names = sql::Names(*columns_);
-    std::string select = "SELECT " + sql::Columns(names) + ", jobsd_source";
+    std::string select = "SELECT " + pg::QuoteColumnList(names) + ", jobsd_source";
     for (const std::string& check : settings_.checks) select += ", coalesce((" + check + "), 1)";
     const std::string fails = sql::FailsAnyCheck(settings_.checks, "1");
     select += " FROM jobsd_staging WHERE " + fails;
@@ -324,8 +324,8 @@ class SqliteTarget final : public ImportTarget {
   core::Result<LoadCounts> Upsert(bool may_repeat_keys) override {
     LoadCounts counts;
     const std::vector<std::string> names = sql::Names(*columns_);
-    const std::string all = sql::Columns(names);
-    const std::string key = sql::Columns(settings_.key);
+    const std::string all = pg::QuoteColumnList(names);
+    const std::string key = pg::QuoteColumnList(settings_.key);
     const std::string table = Q(settings_.table);
     auto rows = db_.QueryInt("SELECT count(*) FROM jobsd_staging");
     if (!rows) return core::Unexpected(rows.error());

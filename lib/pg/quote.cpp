@@ -77,4 +77,14 @@ std::string QuoteLiteral(std::string_view value) {
   return out;
 }
 
+std::string QuoteColumnList(const std::vector<std::string>& names, std::string_view prefix) {
+  std::string out;
+  for (const std::string& name : names) {
+    if (!out.empty()) out += ", ";
+    out += prefix;
+    out += QuoteSingleIdentifier(name);
+  }
+  return out;
+}
+
 }  // namespace pg

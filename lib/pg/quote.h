@@ -10,6 +10,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 
@@ -31,6 +32,10 @@ core::Result<std::string> QuoteIdentifier(std::string_view name);
 // One identifier, never split: `a.b` -> "a.b". For names that come from the
 // catalog (a column called "x.y" is one column).
 std::string QuoteSingleIdentifier(std::string_view identifier);
+
+// Column names quoted one by one and joined for a column list, each with
+// `prefix` in front: {"a", "b"} -> "a", "b"; with "t." -> t."a", t."b".
+std::string QuoteColumnList(const std::vector<std::string>& names, std::string_view prefix = {});
 
 // A string literal: 'it''s'. Text with a backslash becomes an escape
 // string (E'C:\\dir') so that it reads the same whatever the server's

@@ -33,7 +33,8 @@ How a test drives it (control endpoints; no key needed, never faulted):
                      body is cut in the middle and the connection closed,
                      Content-Length announcing the whole body; a 200 with
                      Content-Type text/html and an HTML error page). Replaces
-                     any faults still pending; {} clears them.
+                     any faults still pending; {} clears them. "after": N
+                     lets N data requests through first (a fault on page 3).
   GET /_faults       the faults still pending, in order
 
 Run: fake_sales_api.py [--port N] [--api-key KEY] [--verbose]
@@ -95,6 +96,7 @@ class State:
         self.lock = threading.Lock()
         self.records = []   # (sort key, record) in serving order
         self.faults = []    # kinds, next first
+        self.after = 0      # data requests served before the faults start
         self.requests = []
 
     def put_records(self, records):
@@ -113,9 +115,13 @@ class State:
     def set_faults(self, counts):
         with self.lock:
             self.faults = [kind for kind in FAULT_KINDS for _ in range(int(counts.get(kind, 0)))]
+            self.after = int(counts.get("after", 0))
 
     def next_fault(self):
         with self.lock:
+            if self.faults and self.after > 0:
+                self.after -= 1
+                return None
             return self.faults.pop(0) if self.faults else None
 
 
@@ -202,7 +208,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send(200, {})
             elif (method, path) == ("POST", "/_faults"):
                 counts = self.read_json()
-                unknown = set(counts or {}) - set(FAULT_KINDS) if isinstance(counts, dict) else {""}
+                unknown = (set(counts or {}) - set(FAULT_KINDS) - {"after"}
+                           if isinstance(counts, dict) else {""})
                 if unknown:
                     self.send_error_json(400, "unknown fault kinds %s (known: %s)"
                                          % (sorted(unknown), ", ".join(FAULT_KINDS)))

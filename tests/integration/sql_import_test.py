@@ -525,6 +525,7 @@ class SqlImportTest(unittest.TestCase):
         start, end = berlin_midnight(yesterday), berlin_midnight(today)
         window = self.in_window(records, start, end)
         pages = -(-len(window) // 5)
+        self.assertGreaterEqual(pages, 3)  # a fault on the third page below
 
         # Two 500s: the HTTP client retries them and the run succeeds.
         control("POST", "/_faults", {"status_500": 2})
@@ -594,6 +595,15 @@ class SqlImportTest(unittest.TestCase):
         self.assertIn("text/html", out["error"])
         self.assertEqual(self.sales_table(), before)
         self.assertEqual(len(self.requests()), 1)
+        # The same on the third page, after two pages were read and staged:
+        # nothing of them lands either.
+        control("DELETE", "/_requests")
+        control("POST", "/_faults", {"after": 2, "html": 1})
+        out, r = self.once("sales-sync", check=1)
+        self.assertIn("not JSON", out["error"])
+        self.assertEqual([q["status"] for q in self.requests()], [200, 200, 200])
+        self.assertEqual([q["fault"] for q in self.requests()], [None, None, "html"])
+        self.assertEqual(self.sales_table(), before)
         out, r = self.once("sales-sync")
         self.assertEqual(self.sales_table(), self.expected_sales(window))
         self.assertEqual(out["metrics"]["updated"], len(window))
