@@ -66,6 +66,9 @@ void WriteRunJson(core::JsonWriter& json, const store::RunRecord& run) {
   json.Key("attempt").Int(run.attempt);
   json.Key("error").String(run.error);
   json.Key("metrics").Raw(run.metrics_json.empty() ? "{}" : run.metrics_json);
+  // Untrusted text: the JSON writer escapes it, and whoever shows it must
+  // show it as text (the status page does).
+  json.Key("output").String(run.output);
 }
 
 }  // namespace scheduler
