@@ -365,18 +365,21 @@ class Browser:
 
     def wait_for(self, predicate, timeout=None, interval=0.1, what=None):
         """Evaluates `predicate` (a JavaScript expression) until it is truthy
-        and returns its value. A predicate that throws counts as false (the
+        and returns its value (True for a value that is truthy in JavaScript
+        but not in Python, such as an element). A predicate that throws counts as false (the
         element may not be there yet). On timeout raises AssertionError naming
         what was waited for, the last error, and the console errors."""
         timeout = timeout or self.default_timeout
         deadline = time.monotonic() + timeout
         last = None
+        # Truthiness is JavaScript's: an element comes back by value as {}.
+        wrapped = "(() => { const v = (%s); return {ok: !!v, v: v}; })()" % predicate
         while True:
             try:
-                value = self.evaluate(predicate)
-                if value:
-                    return value
-                last = "last value: %r" % (value,)
+                answer = self.evaluate(wrapped)
+                if answer["ok"]:
+                    return answer.get("v") or True
+                last = "last value: %r" % (answer.get("v"),)
             except JsError as e:
                 last = "last error: %s" % str(e).splitlines()[0]
             if time.monotonic() > deadline:
@@ -455,6 +458,14 @@ def _remote_text(arg):
     if "value" in arg:
         return str(arg["value"])
     return arg.get("description") or arg.get("type", "?")
+
+
+def _raises(kind, fn):
+    """None if fn() raises `kind`, else what it returned (for the self-test)."""
+    try:
+        return fn() or "returned"
+    except kind:
+        return None
 
 
 def live_in_group(pgid):
@@ -572,6 +583,11 @@ def self_test(verbose=False):
             check("evaluate raises JsError on a throw", "boom" in str(e), e)
         check("wait_for returns the truthy value",
               browser.wait_for("document.body.dataset.late", timeout=5) == "yes")
+        check("wait_for an element (truthy in JavaScript, {} by value)",
+              browser.wait_for("document.querySelector('#go')", timeout=5) is True)
+        check("wait_for sees JavaScript's falsy values as false",
+              not _raises(AssertionError, lambda: browser.wait_for("0 || '' || null || NaN",
+                                                                   timeout=0.3)))
         try:
             browser.wait_for("document.querySelector('#nothing').id", timeout=0.5,
                              what="#nothing")
