@@ -20,7 +20,6 @@ import ctypes
 import http.client
 import json
 import os
-import re
 import shutil
 import signal
 import socket
