@@ -555,7 +555,10 @@ void Api::RecentRuns(const Request& request, const Respond& respond) {
   // too); the config is immutable, so the recorder's thread may read it.
   impl_->recorder.Query([config = impl_->config, per_job = static_cast<int>(*per_job),
                          respond](store::RunStore& store) {
-    auto recent = store.RecentRunsPerJob(per_job);
+    std::vector<std::string> names;
+    names.reserve(config->jobs.size());
+    for (const config::JobConfig& job : config->jobs) names.push_back(job.name);
+    auto recent = store.RecentRunsPerJob(names, per_job);
     if (!recent) {
       spdlog::error("http: reading recent runs: {}", recent.error().message);
       return respond(JsonError(500, "cannot read the run history: " + recent.error().message));

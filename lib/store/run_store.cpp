@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "core/json_writer.h"
 #include "store/run_store_sql.h"
 
 namespace store {
@@ -349,20 +350,32 @@ core::Result<std::vector<RunRecord>> RunStore::RecentRuns(std::string_view job, 
 }
 
 core::Result<std::map<std::string, std::vector<RunRecord>>> RunStore::RecentRunsPerJob(
-    int per_job) {
-  // Numbered per job over run_index, which is in (job, started_at, id) order
-  // already, plus the runs not in it yet (those that are in both once).
+    const std::vector<std::string>& jobs, int per_job) {
+  // Numbering every job's runs would read the whole index (a million
+  // entries at 1,000 jobs of 1,000 runs, most of a second). So each job's
+  // range in run_index starts at the start of its per_job-th newest entry,
+  // and only those entries, with the runs not indexed yet (once each), are
+  // numbered.
+  core::JsonWriter names;  // {"jobs": [...]}, for json_each
+  names.Key("jobs").BeginArray();
+  for (const std::string& job : jobs) names.String(job);
+  names.EndArray();
   auto stmt = db_.Prepare(fmt::format(
-      "WITH keys AS (SELECT job, started_at, id FROM run_index UNION ALL "
-      "SELECT job, started_at, id FROM runs r WHERE {} AND NOT EXISTS (SELECT 1 FROM run_index i "
+      "WITH names (job) AS (SELECT value FROM json_each(?2, '$.jobs')), "
+      "cutoffs AS (SELECT job, (SELECT started_at FROM run_index i WHERE i.job = names.job "
+      "ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET ?1 - 1) AS since FROM names), "
+      "keys AS (SELECT i.job, i.started_at, i.id FROM cutoffs c JOIN run_index i "
+      "ON i.job = c.job AND i.started_at >= coalesce(c.since, {0}) "
+      "UNION ALL SELECT job, started_at, id FROM runs r WHERE {1} "
+      "AND job IN (SELECT job FROM names) AND NOT EXISTS (SELECT 1 FROM run_index i "
       "WHERE i.job = r.job AND i.started_at = r.started_at AND i.id = r.id)), "
       "ranked AS (SELECT id, ROW_NUMBER() OVER (PARTITION BY job ORDER BY started_at DESC, "
       "id DESC) AS n FROM keys) "
-      "SELECT {} FROM runs WHERE id IN (SELECT id FROM ranked WHERE n <= ?1) "
+      "SELECT {2} FROM runs WHERE id IN (SELECT id FROM ranked WHERE n <= ?1) "
       "ORDER BY job, started_at DESC, id DESC",
-      kUnindexed, kRunColumns));
+      kNoTime, kUnindexed, kRunColumns));
   if (!stmt) return Unexpected(stmt.error());
-  stmt->Bind(1, std::int64_t{per_job});
+  stmt->Bind(1, std::int64_t{per_job}).Bind(2, names.Finish());
   std::map<std::string, std::vector<RunRecord>> by_job;
   std::vector<RunRecord>* current = nullptr;
   for (;;) {

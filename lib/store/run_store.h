@@ -79,9 +79,11 @@ class RunStore {
   // when that run is gone (pruned), the runs with a smaller id.
   core::Result<std::vector<RunRecord>> RecentRuns(std::string_view job, int limit,
                                                   std::optional<std::int64_t> before = {});
-  // The newest `per_job` runs of every job with runs, newest first, by job
-  // name: one query for all of them (the status page's strip of recent runs).
-  core::Result<std::map<std::string, std::vector<RunRecord>>> RecentRunsPerJob(int per_job);
+  // The newest `per_job` runs of each of `jobs` that has runs, newest first,
+  // by job name: one query for all of them (the status page's strip of
+  // recent runs), reading about `per_job` index entries per job.
+  core::Result<std::map<std::string, std::vector<RunRecord>>> RecentRunsPerJob(
+      const std::vector<std::string>& jobs, int per_job);
   core::Result<std::optional<RunRecord>> FindRun(std::int64_t id);
   // Every job's health: the job_health rows, with last_success_at brought up
   // to date from the runs (RecordHealth writes it at most once a minute

@@ -488,7 +488,7 @@ TEST_CASE("RecentRunsPerJob: each job's newest N in one query", "[store]") {
   End(s, Start(s, "c", 5), "c", RunStatus::kOk, 6);
   const auto running = Start(s, "c", 50);
 
-  auto recent = s.RecentRunsPerJob(30);
+  auto recent = s.RecentRunsPerJob({"a", "b", "c", "none"}, 30);
   REQUIRE(recent);
   REQUIRE(recent->size() == 3);
   const auto& a = recent->at("a");
@@ -499,8 +499,19 @@ TEST_CASE("RecentRunsPerJob: each job's newest N in one query", "[store]") {
   CHECK(recent->at("c").front().id == running);
   CHECK(recent->at("c").front().status == RunStatus::kRunning);
 
-  auto one = s.RecentRunsPerJob(1);
+  auto one = s.RecentRunsPerJob({"a", "c"}, 1);
   REQUIRE(one);
+  REQUIRE(one->size() == 2);
   CHECK(one->at("a").size() == 1);
   CHECK(one->at("a").front().started_at == T(44));
+  CHECK(one->at("c").front().id == running);
+  // Runs that share a start are told apart by id, indexed or not.
+  REQUIRE(s.IndexPendingRuns());
+  const auto twin = Start(s, "b", 2);
+  auto tied = s.RecentRunsPerJob({"b"}, 2);
+  REQUIRE(tied);
+  REQUIRE(tied->at("b").size() == 2);
+  CHECK(tied->at("b")[0].id == twin);
+  CHECK(tied->at("b")[1].started_at == T(2));
+  CHECK(s.RecentRunsPerJob({}, 5)->empty());
 }
