@@ -23,6 +23,7 @@
 #include "daemon/logging.h"
 #include "scheduler/job_json.h"
 #include "scheduler/run_executor.h"
+#include "store/alert_json.h"
 #include "store/run_recorder.h"
 
 namespace jobsd {
@@ -119,33 +120,7 @@ int AlertHistory(const CommandLine& cl, store::RunStore& store) {
   for (const auto& [alert, deliveries] : *alerts) {
     if (cl.json) {
       core::JsonWriter json;
-      json.Key("id").Int(alert.id);
-      json.Key("raised_at").String(core::FormatRfc3339(alert.raised_at));
-      json.Key("job");
-      alert.job.empty() ? json.Null() : json.String(alert.job);
-      json.Key("rule").String(alert.rule);
-      json.Key("kind").String(alert.kind);
-      json.Key("severity").String(alert.severity);
-      json.Key("summary").String(alert.summary);
-      json.Key("alert").Raw(alert.body);
-      json.Key("deliveries").BeginArray();
-      for (const store::AlertDelivery& delivery : deliveries) {
-        json.BeginObject();
-        json.Key("channel").String(delivery.channel);
-        json.Key("delivery_id").String(delivery.delivery_id);
-        json.Key("state").String(store::ToString(delivery.state));
-        json.Key("attempts").Int(delivery.attempts);
-        json.Key("last_attempt_at");
-        delivery.last_attempt_at ? json.String(core::FormatRfc3339(*delivery.last_attempt_at))
-                                 : json.Null();
-        json.Key("next_attempt_at");
-        delivery.state == store::DeliveryState::kPending
-            ? json.String(core::FormatRfc3339(delivery.next_attempt_at))
-            : json.Null();
-        json.Key("response").String(delivery.response);
-        json.EndObject();
-      }
-      json.EndArray();
+      store::WriteAlertJson(json, alert, deliveries);
       out += json.Finish() + "\n";
       continue;
     }

@@ -45,6 +45,11 @@ struct HttpConfig {
   // as no token.
   std::optional<std::string> token;
   std::optional<std::string> public_url;  // how alerts link back to this daemon
+  // `ui:`: the status page at GET / and /ui/*; off, they answer 404.
+  bool ui_enabled = true;
+  // `ui.token_required`: every GET /api/... needs the bearer token too (the
+  // page's own files and /health, /healthz, /readyz, /metrics do not).
+  bool ui_token_required = false;
 
   bool enabled() const { return !listen.empty(); }
 };

@@ -76,6 +76,14 @@ HttpConfig ReadHttp(MapReader& http) {
     http.Report("public_url",
                 "expected a URL starting with http:// or https://, got '" + *out.public_url + "'");
   }
+  if (std::optional<MapReader> ui = http.Map("ui")) {
+    out.ui_enabled = ui->Bool("enabled").value_or(out.ui_enabled);
+    out.ui_token_required = ui->Bool("token_required").value_or(out.ui_token_required);
+    // Without a token every API read would be refused: surely not meant.
+    if (out.ui_token_required && !out.token) {
+      ui->Report("token_required", "needs http.token (or token_file), which is not set");
+    }
+  }
   return out;
 }
 

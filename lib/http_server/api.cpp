@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <limits>
+#include <unordered_map>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -15,8 +17,10 @@
 
 #include "core/json_writer.h"
 #include "crypto/sha256.h"
+#include "http_server/ui_assets.h"
 #include "scheduler/health_check.h"
 #include "scheduler/job_json.h"
+#include "store/alert_json.h"
 
 namespace http {
 
@@ -26,6 +30,16 @@ namespace {
 
 constexpr int kDefaultRunsLimit = 20;
 constexpr int kMaxRunsLimit = 1000;
+constexpr int kDefaultAlertsLimit = 50;
+constexpr int kMaxAlertsLimit = 1000;
+constexpr int kDefaultRecentPerJob = 30;
+constexpr int kMaxRecentPerJob = 100;
+
+// On every answer to / and /ui/*: the page runs only its own script and
+// style, talks only to this daemon, and cannot be framed.
+constexpr std::string_view kUiContentSecurityPolicy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 // How many upcoming fire times a job object lists.
 constexpr int kNextFires = 5;
 
@@ -71,6 +85,64 @@ std::vector<std::string_view> Segments(std::string_view path) {
     path = slash == std::string_view::npos ? std::string_view() : path.substr(slash);
   }
   return parts;
+}
+
+// A whole-number query parameter in [min, max]: its value, `fallback` when
+// absent, or nullopt with `error` set to the 400 answer.
+std::optional<std::int64_t> NumberParam(const Request& request, std::string_view key,
+                                        std::int64_t fallback, std::int64_t min, std::int64_t max,
+                                        std::optional<Response>& error) {
+  const std::string text = request.QueryParam(key);
+  if (text.empty()) return fallback;
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+    error = JsonError(400, std::string(key) + " must be a whole number from " +
+                               std::to_string(min) + " to " + std::to_string(max));
+    return std::nullopt;
+  }
+  return value;
+}
+
+void AddUiHeaders(Response& response) {
+  response.headers.emplace_back("Content-Security-Policy", std::string(kUiContentSecurityPolicy));
+  response.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  response.headers.emplace_back("Referrer-Policy", "no-referrer");
+  response.headers.emplace_back("X-Frame-Options", "DENY");
+}
+
+// Whether If-None-Match (a list of entity tags, or *) names `etag`; weak
+// tags compare by their opaque part, as RFC 9110 has it for this header.
+bool EtagMatches(std::string_view if_none_match, std::string_view etag) {
+  while (!if_none_match.empty()) {
+    const std::size_t comma = if_none_match.find(',');
+    std::string_view tag = if_none_match.substr(0, comma);
+    if_none_match =
+        comma == std::string_view::npos ? std::string_view() : if_none_match.substr(comma + 1);
+    while (!tag.empty() && (tag.front() == ' ' || tag.front() == '\t')) tag.remove_prefix(1);
+    while (!tag.empty() && (tag.back() == ' ' || tag.back() == '\t')) tag.remove_suffix(1);
+    if (tag.starts_with("W/")) tag.remove_prefix(2);
+    if (tag == "*" || tag == etag) return true;
+  }
+  return false;
+}
+
+// A run as the status page's strip of recent runs needs it.
+void WriteRecentRunJson(core::JsonWriter& json, const store::RunRecord& run) {
+  json.Key("id").Int(run.id);
+  json.Key("trigger").String(store::ToString(run.trigger));
+  json.Key("status").String(store::ToString(run.status));
+  json.Key("scheduled_at");
+  run.scheduled_at ? json.String(core::FormatRfc3339(*run.scheduled_at)) : json.Null();
+  json.Key("started_at").String(core::FormatRfc3339(run.started_at));
+  json.Key("finished_at");
+  run.finished_at ? json.String(core::FormatRfc3339(*run.finished_at)) : json.Null();
+  json.Key("duration_seconds");
+  run.finished_at
+      ? json.Double(std::chrono::duration<double>(*run.finished_at - run.started_at).count())
+      : json.Null();
+  json.Key("attempt").Int(run.attempt);
+  json.Key("error").String(run.error);
 }
 
 Response MethodNotAllowed(std::string_view allowed) {
@@ -150,6 +222,9 @@ struct Api::Impl {
   std::vector<Respond> metrics_waiting;
   std::shared_ptr<const std::string> metrics_body;      // the last render
   std::chrono::steady_clock::time_point metrics_taken;  // when its state was read
+  // The status page's files as answer bodies, made on first request, so
+  // that each answer shares them instead of copying.
+  std::unordered_map<const UiAsset*, std::shared_ptr<const std::string>> ui_bodies;
 };
 
 Api::Api(asio::io_context& loop, const scheduler::Clock& clock, scheduler::Scheduler& scheduler,
@@ -187,6 +262,12 @@ void Api::Handle(Request request, Respond respond) {
   const bool get = request.method == "GET" || request.method == "HEAD";
   const bool post = request.method == "POST";
 
+  if (parts.empty() || parts[0] == "ui") return Ui(request, respond);
+  // The API's reads may need the token too; the page's files hold no data.
+  if (get && !parts.empty() && parts[0] == "api" && impl_->config->http.ui_token_required) {
+    if (auto refused = Unauthorized(request)) return respond(std::move(*refused));
+  }
+
   if (parts.size() == 1 && parts[0] == "healthz") {
     if (!get) return respond(MethodNotAllowed("GET"));
     return respond(Json(200, R"({"status":"ok"})"));
@@ -207,6 +288,14 @@ void Api::Handle(Request request, Respond respond) {
   if (parts.size() == 3 && parts[0] == "api" && parts[1] == "events" && parts[2] == "s3") {
     if (!post) return respond(MethodNotAllowed("POST"));
     return S3Event(request, respond);
+  }
+  if (parts.size() == 2 && parts[0] == "api" && parts[1] == "alerts") {
+    if (!get) return respond(MethodNotAllowed("GET"));
+    return Alerts(request, respond);
+  }
+  if (parts.size() == 3 && parts[0] == "api" && parts[1] == "runs" && parts[2] == "recent") {
+    if (!get) return respond(MethodNotAllowed("GET"));
+    return RecentRuns(request, respond);
   }
   if (parts.size() >= 2 && parts[0] == "api" && parts[1] == "jobs") {
     if (parts.size() == 2) {
@@ -404,33 +493,116 @@ void Api::Runs(const std::string& name, const Request& request, const Respond& r
   if (impl_->config->FindJob(name) == nullptr) {
     return respond(JsonError(404, "no job named '" + name + "'"));
   }
-  int limit = kDefaultRunsLimit;
-  if (const std::string text = request.QueryParam("limit"); !text.empty()) {
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
-    if (ec != std::errc() || end != text.data() + text.size() || limit < 1 ||
-        limit > kMaxRunsLimit) {
-      return respond(JsonError(
-          400, "limit must be a whole number from 1 to " + std::to_string(kMaxRunsLimit)));
-    }
+  std::optional<Response> bad;
+  const auto limit = NumberParam(request, "limit", kDefaultRunsLimit, 1, kMaxRunsLimit, bad);
+  if (!limit) return respond(std::move(*bad));
+  std::optional<std::int64_t> before;
+  if (!request.QueryParam("before").empty()) {
+    before = NumberParam(request, "before", 0, 1, std::numeric_limits<std::int64_t>::max(), bad);
+    if (!before) return respond(std::move(*bad));
   }
   // Read on the recorder's thread, after the writes already queued: the
   // answer includes every run the loop has recorded so far.
-  impl_->recorder.Query([name, limit, respond](store::RunStore& store) {
-    auto runs = store.RecentRuns(name, limit);
-    if (!runs) {
-      spdlog::error("http: reading runs of {}: {}", name, runs.error().message);
-      return respond(JsonError(500, "cannot read the run history: " + runs.error().message));
+  impl_->recorder.Query(
+      [name, limit = static_cast<int>(*limit), before, respond](store::RunStore& store) {
+        auto runs = store.RecentRuns(name, limit, before);
+        if (!runs) {
+          spdlog::error("http: reading runs of {}: {}", name, runs.error().message);
+          return respond(JsonError(500, "cannot read the run history: " + runs.error().message));
+        }
+        std::string body = "[";
+        for (const store::RunRecord& run : *runs) {
+          core::JsonWriter json;
+          scheduler::WriteRunJson(json, run);
+          if (body.size() > 1) body += ',';
+          body += json.Finish();
+        }
+        body += "]";
+        respond(Json(200, std::move(body)));
+      });
+}
+
+void Api::Alerts(const Request& request, const Respond& respond) {
+  std::optional<Response> bad;
+  const auto limit = NumberParam(request, "limit", kDefaultAlertsLimit, 1, kMaxAlertsLimit, bad);
+  if (!limit) return respond(std::move(*bad));
+  // Any name: the alerts of a job since removed from the config stay readable.
+  impl_->recorder.Query([job = request.QueryParam("job"), limit = static_cast<int>(*limit),
+                         respond](store::RunStore& store) {
+    auto alerts = store.RecentAlerts(job, limit);
+    if (!alerts) {
+      spdlog::error("http: reading alerts: {}", alerts.error().message);
+      return respond(JsonError(500, "cannot read the alerts: " + alerts.error().message));
     }
     std::string body = "[";
-    for (const store::RunRecord& run : *runs) {
+    for (const auto& [alert, deliveries] : *alerts) {
       core::JsonWriter json;
-      scheduler::WriteRunJson(json, run);
+      store::WriteAlertJson(json, alert, deliveries);
       if (body.size() > 1) body += ',';
       body += json.Finish();
     }
     body += "]";
     respond(Json(200, std::move(body)));
   });
+}
+
+void Api::RecentRuns(const Request& request, const Respond& respond) {
+  std::optional<Response> bad;
+  const auto per_job =
+      NumberParam(request, "per_job", kDefaultRecentPerJob, 1, kMaxRecentPerJob, bad);
+  if (!per_job) return respond(std::move(*bad));
+  // Every job of the config in force, in its order (those without runs
+  // too); the config is immutable, so the recorder's thread may read it.
+  impl_->recorder.Query([config = impl_->config, per_job = static_cast<int>(*per_job),
+                         respond](store::RunStore& store) {
+    std::vector<std::string> names;
+    names.reserve(config->jobs.size());
+    for (const config::JobConfig& job : config->jobs) names.push_back(job.name);
+    auto recent = store.RecentRunsPerJob(names, per_job);
+    if (!recent) {
+      spdlog::error("http: reading recent runs: {}", recent.error().message);
+      return respond(JsonError(500, "cannot read the run history: " + recent.error().message));
+    }
+    core::JsonWriter json;
+    json.Key("jobs").BeginObject();
+    for (const config::JobConfig& job : config->jobs) {
+      json.Key(job.name).BeginArray();
+      if (const auto it = recent->find(job.name); it != recent->end()) {
+        for (const store::RunRecord& run : it->second) {
+          json.BeginObject();
+          WriteRecentRunJson(json, run);
+          json.EndObject();
+        }
+      }
+      json.EndArray();
+    }
+    json.EndObject();
+    respond(Json(200, json.Finish()));
+  });
+}
+
+void Api::Ui(const Request& request, const Respond& respond) {
+  const UiAsset* asset = impl_->config->http.ui_enabled ? FindUiAsset(request.path) : nullptr;
+  Response response;
+  if (asset == nullptr) {
+    response = JsonError(404, "no such endpoint: " + request.path);
+  } else if (request.method != "GET" && request.method != "HEAD") {
+    response = MethodNotAllowed("GET");
+  } else {
+    response.status = 200;
+    response.content_type = std::string(asset->content_type);
+    response.headers.emplace_back("Cache-Control", "no-cache");
+    response.headers.emplace_back("ETag", std::string(asset->etag));
+    if (EtagMatches(request.if_none_match, asset->etag)) {
+      response.status = 304;
+    } else {
+      auto& body = impl_->ui_bodies[asset];
+      if (!body) body = std::make_shared<const std::string>(asset->body);
+      response.shared_body = body;
+    }
+  }
+  AddUiHeaders(response);
+  respond(std::move(response));
 }
 
 std::optional<Response> Api::Unauthorized(const Request& request) const {

@@ -1,6 +1,8 @@
 // The daemon's HTTP endpoints (README: HTTP endpoints): /healthz, /readyz, /health,
-// /metrics, /api/jobs, /api/jobs/{name}, /api/jobs/{name}/runs and
-// POST /api/jobs/{name}/run. Errors are JSON {"error": "..."}.
+// /metrics, /api/jobs, /api/jobs/{name}, /api/jobs/{name}/runs, /api/alerts,
+// /api/runs/recent and POST /api/jobs/{name}/run, and the status page at / and
+// /ui/* (compiled in; with a strict Content-Security-Policy and an ETag).
+// Errors are JSON {"error": "..."}.
 //
 // Threads: construct, destroy and call everything on the loop thread (the
 // daemon posts each request from the HTTP thread to the loop). Nothing here waits on SQLite or
@@ -18,7 +20,8 @@
 //
 // POST endpoints need `Authorization: Bearer <http.token>`, compared in
 // constant time: 401 without it, 403 with a wrong one, and 403 for every
-// POST when no token is configured.
+// POST when no token is configured. With http.ui.token_required, so does
+// every GET /api/... (not the page's files, nor /health and the like).
 #pragma once
 
 #include <memory>
@@ -70,6 +73,10 @@ class Api {
   void Jobs(const Respond& respond) const;
   void Job(const std::string& name, const Respond& respond) const;
   void Runs(const std::string& name, const Request& request, const Respond& respond);
+  void Alerts(const Request& request, const Respond& respond);
+  void RecentRuns(const Request& request, const Respond& respond);
+  // GET / and /ui/*: the status page (ui_assets.h).
+  void Ui(const Request& request, const Respond& respond);
   void RunNow(const std::string& name, const Request& request, const Respond& respond);
   void S3Event(const Request& request, const Respond& respond);
   // An error answer when the request may not POST, else nullopt.

@@ -238,6 +238,7 @@ class Session : public std::enable_shared_from_this<Session> {
       request.query = std::string(target.substr(question + 1));
     request.authorization = std::string(message[bhttp::field::authorization]);
     request.content_type = std::string(message[bhttp::field::content_type]);
+    request.if_none_match = std::string(message[bhttp::field::if_none_match]);
     request.body = std::move(message.body());
     parser_.reset();
 
@@ -282,7 +283,10 @@ class Session : public std::enable_shared_from_this<Session> {
     body_owned_ = std::move(response.body);
     body_shared_ = std::move(response.shared_body);
     const std::string& bytes = body_shared_ ? *body_shared_ : body_owned_;
-    if (head_) {
+    if (response.status == 304) {
+      // No body, and no length: a 304's would be that of the answer it
+      // stands for.
+    } else if (head_) {
       response_.content_length(bytes.size());
     } else {
       response_.body() = {bytes.data(), bytes.size()};

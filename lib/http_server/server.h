@@ -44,6 +44,7 @@ struct Request {
   std::string query;   // after '?', or empty
   std::string authorization;
   std::string content_type;
+  std::string if_none_match;  // for answers with an ETag
   std::string body;
 
   // The value of a query parameter (percent-decoded), or empty.

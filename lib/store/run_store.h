@@ -74,8 +74,16 @@ class RunStore {
   core::Result<std::map<std::string, core::TimePoint>> LastScheduledSlots(
       const std::vector<std::string>& jobs);
 
-  // Newest (by start) first; all jobs when `job` is empty.
-  core::Result<std::vector<RunRecord>> RecentRuns(std::string_view job, int limit);
+  // Newest (by start, then id) first; all jobs when `job` is empty. With
+  // `before`, the page after run `before` in that order (for paging back);
+  // when that run is gone (pruned), the runs with a smaller id.
+  core::Result<std::vector<RunRecord>> RecentRuns(std::string_view job, int limit,
+                                                  std::optional<std::int64_t> before = {});
+  // The newest `per_job` runs of each of `jobs` that has runs, newest first,
+  // by job name: one query for all of them (the status page's strip of
+  // recent runs), reading about `per_job` index entries per job.
+  core::Result<std::map<std::string, std::vector<RunRecord>>> RecentRunsPerJob(
+      const std::vector<std::string>& jobs, int per_job);
   core::Result<std::optional<RunRecord>> FindRun(std::int64_t id);
   // Every job's health: the job_health rows, with last_success_at brought up
   // to date from the runs (RecordHealth writes it at most once a minute

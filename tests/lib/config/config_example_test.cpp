@@ -279,6 +279,8 @@ jobs:
   CHECK(result.config->http.host == "127.0.0.1");
   CHECK(result.config->http.port == 9090);
   CHECK(result.config->http.public_url == "https://jobsd.example.com/");
+  CHECK(result.config->http.ui_enabled);  // the defaults
+  CHECK_FALSE(result.config->http.ui_token_required);
   const auto* command = result.config->jobs[0].Settings<jobs::command::CommandSettings>();
   REQUIRE(command != nullptr);
   CHECK(command->argv == std::vector<std::string>{"/bin/sh", "-c", "echo $HOME costs $5 and hi"});
@@ -288,6 +290,21 @@ jobs:
   CHECK(Problems("jobs:\n  - {name: a, type: command, with: {shell: x, env: {\"${KEY}\": v}}}\n") ==
         "cfg.yaml:2:53: jobs.a.with.env.${KEY}: expected an environment variable name (letters, "
         "digits and '_', not starting with a digit)\n");
+}
+
+TEST_CASE("http.ui turns the status page off or asks the API for the token", "[config]") {
+  const LoadResult result = Load(R"(
+http:
+  token: t
+  ui: {enabled: false, token_required: true}
+jobs:
+  - {name: a, type: sleep, with: {duration: 1s}}
+)",
+                                 {});
+  INFO(result.ErrorText());
+  REQUIRE(result.ok());
+  CHECK_FALSE(result.config->http.ui_enabled);
+  CHECK(result.config->http.ui_token_required);
 }
 
 TEST_CASE("an anchored value with a variable expands once", "[config]") {

@@ -168,6 +168,15 @@ const Case kCases[] = {
     {"http port out of range", "http: {listen: \"0.0.0.0:65536\"}\njobs:\n" OK_JOB,
      "cfg.yaml:1:16: http.listen: expected host:port with a port from 1 to 65535 (like "
      "127.0.0.1:8080, or \"\" to disable the server), got '0.0.0.0:65536'\n"},
+    {"http ui keys", "http: {ui: {enabled: yes, token_requird: true}}\njobs:\n" OK_JOB,
+     "cfg.yaml:1:22: http.ui.enabled: expected true or false, got 'yes'\n"
+     "cfg.yaml:1:27: http.ui.token_requird: unknown key 'token_requird' (did you mean "
+     "'token_required'?)\n"},
+    {"http ui not a mapping", "http: {ui: on}\njobs:\n" OK_JOB,
+     "cfg.yaml:1:12: http.ui: expected a mapping, got 'on'\n"},
+    {"http ui token_required without a token", "http: {ui: {token_required: true}}\njobs:\n" OK_JOB,
+     "cfg.yaml:1:29: http.ui.token_required: needs http.token (or token_file), which is not "
+     "set\n"},
     {"log enums", "log: {level: verbose, format: xml}\njobs:\n" OK_JOB,
      "cfg.yaml:1:14: log.level: expected one of trace, debug, info, warn, error, got 'verbose'\n"
      "cfg.yaml:1:31: log.format: expected one of text, json, got 'xml'\n"},

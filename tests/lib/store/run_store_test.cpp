@@ -413,3 +413,105 @@ TEST_CASE("the recorder batches writes off the caller's thread", "[store]") {
   CHECK(std::none_of(running->begin(), running->end(),
                      [](const store::RunRecord& r) { return r.status == RunStatus::kRunning; }));
 }
+
+namespace {
+
+std::vector<std::int64_t> Ids(const std::vector<store::RunRecord>& runs) {
+  std::vector<std::int64_t> ids;
+  for (const auto& run : runs) ids.push_back(run.id);
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("RecentRuns pages back with before, indexed or not", "[store]") {
+  TempDir dir;
+  auto s = OpenStore(dir.path / "jobsd.db");
+  std::vector<std::int64_t> ids;  // oldest first
+  for (int i = 0; i < 25; ++i) {
+    ids.push_back(Start(s, "a", i));
+    End(s, ids.back(), "a", RunStatus::kOk, i);
+    End(s, Start(s, "b", i), "b", RunStatus::kOk, i);
+  }
+  auto page = [&](std::optional<std::int64_t> before) {
+    auto runs = s.RecentRuns("a", 10, before);
+    REQUIRE(runs);
+    return Ids(*runs);
+  };
+  for (int round = 0; round < 2; ++round) {
+    INFO((round == 0 ? "not indexed" : "indexed"));
+    const auto first = page(std::nullopt);
+    REQUIRE(first.size() == 10);
+    CHECK(first.front() == ids[24]);
+    const auto second = page(first.back());
+    REQUIRE(second.size() == 10);
+    CHECK(second.front() == ids[14]);
+    const auto third = page(second.back());
+    CHECK(third == std::vector<std::int64_t>{ids[4], ids[3], ids[2], ids[1], ids[0]});
+    CHECK(page(ids[0]).empty());
+    REQUIRE(s.IndexPendingRuns());
+  }
+  // Run order is by start: a run recorded late with an earlier start (from
+  // another process's id block) is paged where its start puts it.
+  store::RunRecord late;
+  late.id = ids[24] + 1000;
+  late.job = "a";
+  late.started_at = T(10) + 500ms;
+  late.finished_at = T(11);
+  late.status = RunStatus::kOk;
+  REQUIRE(s.InsertRun(late));
+  const auto around = page(ids[12]);
+  REQUIRE(around.size() == 10);
+  CHECK(around[0] == ids[11]);
+  CHECK(around[1] == late.id);
+  CHECK(around[2] == ids[10]);
+  // A run that is gone: the runs with a smaller id.
+  CHECK(page(ids[5] * 1000).size() == 10);
+  CHECK(page(ids[0] - 1).empty());
+  // All jobs, paged.
+  auto all = s.RecentRuns("", 4, ids[1]);
+  REQUIRE(all);
+  REQUIRE(all->size() == 2);  // b's first run, then a's (same start, smaller id)
+  CHECK(all->front().job == "b");
+  CHECK(all->back().id == ids[0]);
+}
+
+TEST_CASE("RecentRunsPerJob: each job's newest N in one query", "[store]") {
+  TempDir dir;
+  auto s = OpenStore(dir.path / "jobsd.db");
+  for (int i = 0; i < 40; ++i) End(s, Start(s, "a", i), "a", RunStatus::kOk, i);
+  for (int i = 0; i < 3; ++i) End(s, Start(s, "b", i), "b", RunStatus::kFailed, i);
+  REQUIRE(s.IndexPendingRuns());
+  // Indexed and not: one that starts earlier than indexed runs makes those
+  // count as pending too, and each is still listed once.
+  for (int i = 40; i < 45; ++i) End(s, Start(s, "a", i), "a", RunStatus::kOk, i);
+  End(s, Start(s, "c", 5), "c", RunStatus::kOk, 6);
+  const auto running = Start(s, "c", 50);
+
+  auto recent = s.RecentRunsPerJob({"a", "b", "c", "none"}, 30);
+  REQUIRE(recent);
+  REQUIRE(recent->size() == 3);
+  const auto& a = recent->at("a");
+  REQUIRE(a.size() == 30);
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i].started_at == T(44 - static_cast<int>(i)));
+  CHECK(recent->at("b").size() == 3);
+  REQUIRE(recent->at("c").size() == 2);
+  CHECK(recent->at("c").front().id == running);
+  CHECK(recent->at("c").front().status == RunStatus::kRunning);
+
+  auto one = s.RecentRunsPerJob({"a", "c"}, 1);
+  REQUIRE(one);
+  REQUIRE(one->size() == 2);
+  CHECK(one->at("a").size() == 1);
+  CHECK(one->at("a").front().started_at == T(44));
+  CHECK(one->at("c").front().id == running);
+  // Runs that share a start are told apart by id, indexed or not.
+  REQUIRE(s.IndexPendingRuns());
+  const auto twin = Start(s, "b", 2);
+  auto tied = s.RecentRunsPerJob({"b"}, 2);
+  REQUIRE(tied);
+  REQUIRE(tied->at("b").size() == 2);
+  CHECK(tied->at("b")[0].id == twin);
+  CHECK(tied->at("b")[1].started_at == T(2));
+  CHECK(s.RecentRunsPerJob({}, 5)->empty());
+}
