@@ -42,6 +42,12 @@ function cell(label, attrs, ...children) {
   return el("td", { ...attrs, dataset: { label } }, el("div", { class: "cell" }, ...children));
 }
 
+// A second line under a cell's main text; the space keeps the words apart
+// for screen readers and copy-paste.
+function sub(...children) {
+  return [" ", el("span", { class: "sub" }, ...children)];
+}
+
 // node's children replaced by these (null and false left out).
 function put(node, ...children) {
   node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false && c !== "")
@@ -119,7 +125,9 @@ function scheduleWords(schedule, zone) {
   const num = (v) => /^\d+$/.test(v);
   const pad = (v) => String(v).padStart(2, "0");
   if (cron) {
-    const [, min, hour, dom, mon, dow] = cron;
+    const [, min, hour, dom, mon, rawDow] = cron;
+    const NAMES = { SUN: "0", MON: "1", TUE: "2", WED: "3", THU: "4", FRI: "5", SAT: "6" };
+    const dow = rawDow.toUpperCase().replace(/SUN|MON|TUE|WED|THU|FRI|SAT/g, (d) => NAMES[d]);
     const at = num(min) && num(hour) ? "at " + pad(hour) + ":" + pad(min) : null;
     if (at && dom === "*" && mon === "*" && dow === "*") words = "every day " + at;
     else if (at && dom === "*" && mon === "*" && /^[0-7]$/.test(dow)) words = "every " + DAYS[Number(dow) % 7] + " " + at;
@@ -293,17 +301,19 @@ const jobsView = {
     row.dataset.state = state;
     const c = this.parts.get(row);
     put(c.name, el("a", { href: "#/job/" + encodeURIComponent(job.name) }, job.name),
-                           el("span", { class: "sub" }, job.type));
+                           sub(job.type));
     put(c.state, text, (job.problems || []).length > 0 && state !== "failing"
-      ? el("span", { class: "sub" }, job.problems.join("; ")) : null);
+      ? sub(job.problems.join("; ")) : null);
     const sched = scheduleWords(job.schedule, job.timezone);
     put(c.schedule, sched.words,
-      sched.words !== sched.raw ? el("span", { class: "sub mono" }, sched.raw) : null);
+      sched.words !== sched.raw ? sub(el("code", {}, sched.raw)) : null);
     const last = runs.find((r) => r.status !== "running");
     if (job.last_status) {
-      put(c["last-run"], statusBadge(job.last_status), " ", timeCell(parseTime(job.last_finished_at)),
-        last ? el("span", { class: "sub" }, "took " + duration(seconds(last))) : null,
-        job.last_error && job.last_status !== "ok" ? el("span", { class: "sub" }, job.last_error) : null);
+      put(c["last-run"], statusBadge(job.last_status), " ",
+        timeCell(parseTime(job.last_finished_at ||
+                           (job.last_status === "ok" ? job.last_success_at : job.last_failure_at))),
+        last ? sub("took " + duration(seconds(last))) : null,
+        job.last_error && job.last_status !== "ok" ? sub(job.last_error) : null);
     } else {
       put(c["last-run"], el("span", { class: "muted" }, "never"));
     }
@@ -345,7 +355,7 @@ function runRow(run) {
   return el("tr", { dataset: { runId: String(run.id), status: run.status } },
     cell("Run", {}, String(run.id)),
     cell("Trigger", {}, run.trigger,
-         run.attempt > 1 ? el("span", { class: "sub" }, "attempt " + run.attempt) : null),
+         run.attempt > 1 ? sub("attempt " + run.attempt) : null),
     cell("Status", {}, statusBadge(run.status)),
     cell("Started", {}, started
          ? el("time", { datetime: started.toISOString() }, started.toLocaleString()) : "—"),
@@ -457,7 +467,7 @@ function alertRow(alert) {
   return el("tr", { dataset: { alertId: String(alert.id) } },
     cell("Raised", {}, raised ? el("time", { datetime: raised.toISOString(),
                                              title: raised.toLocaleString() }, relative(raised)) : "—"),
-    cell("Kind", { class: "kind" }, alert.kind, alert.job ? el("span", { class: "sub" }, alert.job) : null),
+    cell("Kind", { class: "kind" }, alert.kind, alert.job ? sub(alert.job) : null),
     cell("Severity", { class: "severity" }, alert.severity),
     cell("Summary", {}, alert.summary),
     cell("Deliveries", { class: "deliveries" },
