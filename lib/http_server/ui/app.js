@@ -396,6 +396,7 @@ const jobView = {
 
   mount(app, name) {
     this.name = name;
+    this.seen = "";
     this.oldest = null;
     this.older = [];
     this.facts = el("dl", { class: "facts" });
@@ -441,7 +442,17 @@ const jobView = {
       (job.problems || []).length > 0 ? [el("dt", {}, "Problems"), el("dd", {}, job.problems.join("; "))] : null);
     put(this.chart, durationChart(runs));
     const newest = runs.slice(0, PAGE_RUNS);
-    put(this.runs, ...newest.map(runRow), ...this.older.map(runRow));
+    // Rows are rebuilt only when a run changed, and an output someone opened stays open.
+    const seen = JSON.stringify([newest, this.older.length]);
+    if (seen !== this.seen) {
+      this.seen = seen;
+      const open = new Set([...this.runs.querySelectorAll("details[open]")].map(
+        (d) => d.closest("tr").dataset.runId + "/" + d.firstChild.textContent));
+      put(this.runs, ...newest.map(runRow), ...this.older.map(runRow));
+      for (const d of this.runs.querySelectorAll("details")) {
+        if (open.has(d.closest("tr").dataset.runId + "/" + d.firstChild.textContent)) d.open = true;
+      }
+    }
     if (this.oldest === null) this.oldest = newest.length ? newest[newest.length - 1].id : null;
     this.more.hidden = runs.length < PAGE_RUNS && this.older.length === 0;
     put(this.alerts, ...alerts.map(alertRow));
@@ -521,8 +532,13 @@ function route() {
   refresh();
 }
 
+let again = false;  // a refresh was asked for while one was loading
+
 async function refresh() {
-  if (loading) return;
+  if (loading) {
+    again = true;
+    return;
+  }
   loading = true;
   clearTimeout(timer);
   const view = current;
@@ -540,7 +556,8 @@ async function refresh() {
     }
   } finally {
     loading = false;
-    timer = setTimeout(refresh, POLL_MS);
+    timer = setTimeout(refresh, again ? 0 : POLL_MS);
+    again = false;
   }
 }
 
