@@ -68,14 +68,14 @@ def q(s):
     return json.dumps(s)
 
 
-def config_text(port, dead_port):
+def config_text(port, dead_port, ui=""):
     # Values that need quoting are written as JSON strings, which YAML reads as they are.
     xss_shell = "printf '%%s\\n' %s %s" % tuple("'" + line.replace("'", "'\\''") + "'"
                                                for line in XSS_LINES)
     failing_shell = "echo %s >&2; exit 1" % ("'" + FAILING_ERROR + "'")
     return (
         "state: {path: state.db}\n"
-        "http: {listen: '127.0.0.1:%d', token: %s}\n"
+        "http: {listen: '127.0.0.1:%d', token: %s%s}\n"
         "alerts:\n"
         "  channels:\n"
         "    hook: {type: webhook, url: 'http://127.0.0.1:%d/hook', timeout: 2s}\n"
@@ -89,7 +89,7 @@ def config_text(port, dead_port):
         "  - {name: never, type: sleep, every: 1h, with: {duration: 0s}}\n"
         "  - {name: xss, type: command, every: 1h, with: {shell: %s}}\n"
         "  - {name: many, type: sleep, every: 1h, overlap: queue, with: {duration: 0s}}\n"
-        % (port, TOKEN, dead_port, json.dumps(failing_shell), json.dumps(xss_shell)))
+        % (port, TOKEN, ui, dead_port, json.dumps(failing_shell), json.dumps(xss_shell)))
 
 
 EXPECTED_STATES = {"passing": "ok", "failing": "failing", "running": "running",
@@ -114,11 +114,11 @@ def page_errors(errors):
 class Daemon:
     """One `jobsd run` in a temp folder, and a small client for its API."""
 
-    def __init__(self):
+    def __init__(self, ui=""):
         self.dir = tempfile.mkdtemp(prefix="jobsd-ui-")
         self.port = free_port()
         with open(os.path.join(self.dir, "jobsd.yaml"), "w") as f:
-            f.write(config_text(self.port, free_port()))
+            f.write(config_text(self.port, free_port(), ui))
         self.log_path = os.path.join(self.dir, "jobsd.log")
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([JOBSD, "run", "-c", "jobsd.yaml"], cwd=self.dir,
@@ -515,6 +515,30 @@ class StatusPageTest(unittest.TestCase):
         self.browser.press("Enter")
         self.message_kind("unauthorized")  # no token in this browser yet
         self.assert_no_console_errors()
+
+
+class TokenRequiredTest(unittest.TestCase):
+    """http.ui.token_required: the page loads, but shows no job until the
+    token is pasted; the API refuses reads without it."""
+
+    def test_the_page_asks_for_the_token_and_then_shows_the_jobs(self):
+        daemon = Daemon(ui=", ui: {token_required: true}")
+        self.addCleanup(daemon.stop)
+        self.assertEqual(daemon.request("GET", "/")[0], 200)  # the page itself holds no data
+        self.assertEqual(daemon.request("GET", "/api/jobs")[0], 401)
+        self.assertEqual(daemon.request("GET", "/api/jobs", token=TOKEN)[0], 200)
+        browser = cdp.Browser(width=1280, height=900)
+        self.addCleanup(browser.close)
+        browser.start()
+        browser.navigate(daemon.url + "#/")
+        browser.wait_for("document.querySelector('#message[data-kind=unauthorized]')",
+                         timeout=15, what="the page asking for the token")
+        self.assertEqual(browser.evaluate("document.querySelectorAll('tr[data-job]').length"), 0)
+        browser.type("#token", TOKEN)
+        browser.click("#token-save")
+        browser.wait_for("document.querySelectorAll('table#jobs tr[data-job]').length === %d"
+                         % len(EXPECTED_STATES), timeout=15, what="every job once the token is in")
+        self.assertEqual(page_errors(browser.console_errors()), [])
 
 
 def main():
