@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """bench/retention: the retention job beside `find -type f -mtime +7 -delete`.
 
-    harness.py --jobsd PATH [--quick] [--files N] [--workdir DIR]
+    harness.py --jobsd PATH [--quick] [--files N] --work DIR   (run.sh gives a scratch folder)
 
 Two identical trees, A and B, of N files each (default 1,000,000; --quick
 20,000) in folders of 1,000, every tenth file modified 30 days ago and the
@@ -34,7 +34,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -125,14 +124,14 @@ def main():
     parser.add_argument("--jobsd", required=True)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--files", type=int, default=None)
-    parser.add_argument("--workdir", default=None)
+    parser.add_argument("--work", required=True, help="a scratch folder (run.sh gives one)")
     args = parser.parse_args()
     args.jobsd = os.path.abspath(args.jobsd)
     files = args.files or (20000 if args.quick else 1000000)
     for tool in ("find", "/usr/bin/time"):
         if not shutil.which(tool):
             raise benchlib.BenchError("%s is not installed" % tool)
-    work = tempfile.mkdtemp(prefix="jobsd-bench-retention-", dir=args.workdir)
+    work = args.work
     a, b = os.path.join(work, "a"), os.path.join(work, "b")
     try:
         # Both made the same way, not by cp: `cp -a` gives some sparse files
@@ -169,7 +168,7 @@ def main():
                      % (j2, j2_rss, f2, f2_rss))
     finally:
         benchlib.log("removing the trees")
-        subprocess.run(["rm", "-rf", work])
+        subprocess.run(["rm", "-rf", a, b])
 
     print("\nretention vs find -type f -mtime +7 -delete (%d files in folders of %d, one run "
           "each, load average %s)\n" % (files, PER_FOLDER, benchlib.loadavg()))

@@ -15,17 +15,17 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$(dirname "$here")")"
 options=()
-build="$root/build"
+binary=""
 for arg in "$@"; do
   case "$arg" in
     --quick) options+=("$arg") ;;
     -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run.sh: unknown option $arg" >&2; exit 2 ;;
-    *) build="$arg" ;;
+    *) binary="$arg/daemon/jobsd" ;;
   esac
 done
-if [[ ! -x "$build/daemon/jobsd" ]]; then
-  echo "run.sh: no $build/daemon/jobsd; build it first (scripts/build)" >&2
-  exit 2
-fi
-exec /usr/bin/python3 "$here/harness.py" --jobsd "$build/daemon/jobsd" "${options[@]}"
+binary="${binary:-$root/build/daemon/jobsd}"
+
+# shellcheck source=../run_harness.sh
+source "$root/bench/run_harness.sh"
+run_harness "$here/harness.py" "$binary" "${options[@]}"
