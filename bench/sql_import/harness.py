@@ -254,7 +254,7 @@ class Bench:
         with open(script, "w") as f:
             # At its best: the same page cache jobsd gives its connection
             # (SQLite's default of 2 MiB doubles the upsert's time).
-            f.write("PRAGMA cache_size = -16384;\nBEGIN;\nCREATE TEMP TABLE staging (%s);\n"
+            f.write("PRAGMA cache_size = -12288;\nBEGIN;\nCREATE TEMP TABLE staging (%s);\n"
                     ".import --csv --skip 1 '%s' staging\n"
                     "DELETE FROM staging WHERE NOT (%s);\n%s;\nCOMMIT;\n"
                     % (SQLITE_COLUMNS, self.sales_csv, CHECK, upsert("staging", "IS NOT")))

@@ -460,9 +460,9 @@ core::Result<std::unique_ptr<ImportTarget>> OpenSqliteTarget(const SqlImportSett
   auto db = sqlite::Database::Open(file, options);
   if (!db) return core::Unexpected(db.error());
   // A page cache that holds the hot part of the table's key index during
-  // the upsert (it halves the upsert's time on a million rows); 24 MiB,
-  // well within the run's memory budget.
-  if (auto tuned = db->Execute("PRAGMA cache_size = -16384; PRAGMA temp.cache_size = -8192");
+  // the upsert (it halves the upsert's time on a million rows); 12 MiB (and 4 MiB for the staging
+  // table), well within the run's memory budget.
+  if (auto tuned = db->Execute("PRAGMA cache_size = -12288; PRAGMA temp.cache_size = -4096");
       !tuned) {
     return core::Unexpected(tuned.error());
   }
