@@ -3,7 +3,33 @@
 # cleaned up however the run ends (the harness lists the processes it
 # started in $work/pids; whatever it left is killed here).
 #
+#   bench_arguments "${BASH_SOURCE[0]}" "--quick ..." "$@"   # sets options, binary
 #   run_harness HARNESS.py JOBSD [harness options...]   # exits with its status
+
+# A run.sh's command line: the options it accepts (a space-separated list)
+# go to its harness, a bare argument is the build folder (default build/),
+# -h prints the run.sh's leading comment. Sets `options` (an array) and
+# `binary` (the build folder's daemon/jobsd).
+bench_arguments() {
+  local script="$1" accepted="$2" arg
+  shift 2
+  options=()
+  binary=""
+  for arg in "$@"; do
+    case "$arg" in
+      -h | --help) sed -n '2,/^[^#]/{/^#/p}' "$script" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      -*)
+        if [[ " $accepted " != *" $arg "* ]]; then
+          echo "run.sh: unknown option $arg" >&2
+          exit 2
+        fi
+        options+=("$arg")
+        ;;
+      *) binary="$arg/daemon/jobsd" ;;
+    esac
+  done
+  binary="${binary:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/daemon/jobsd}"
+}
 
 run_harness() {
   local script="$1" binary="$2"

@@ -14,18 +14,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$(dirname "$here")")"
-options=()
-binary=""
-for arg in "$@"; do
-  case "$arg" in
-    --quick) options+=("$arg") ;;
-    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    -*) echo "run.sh: unknown option $arg" >&2; exit 2 ;;
-    *) binary="$arg/daemon/jobsd" ;;
-  esac
-done
-binary="${binary:-$root/build/daemon/jobsd}"
-
 # shellcheck source=../run_harness.sh
 source "$root/bench/run_harness.sh"
+bench_arguments "${BASH_SOURCE[0]}" "--quick" "$@"
 run_harness "$here/harness.py" "$binary" "${options[@]}"

@@ -15,24 +15,11 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$(dirname "$here")")"
-options=()
-binary=""
-peers_only=false
-for arg in "$@"; do
-  case "$arg" in
-    --quick) options+=("$arg") ;;
-    --peers-only) options+=("$arg"); peers_only=true ;;
-    -h | --help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    -*) echo "run.sh: unknown option $arg" >&2; exit 2 ;;
-    *) binary="$arg/daemon/jobsd" ;;
-  esac
-done
-binary="${binary:-$root/build/daemon/jobsd}"
-# run_harness wants an executable; with --peers-only the harness never runs it.
-if $peers_only && [[ ! -x "$binary" ]]; then
-  binary=/bin/true
-fi
-
 # shellcheck source=../run_harness.sh
 source "$root/bench/run_harness.sh"
+bench_arguments "${BASH_SOURCE[0]}" "--quick --peers-only" "$@"
+# run_harness wants an executable; with --peers-only the harness never runs it.
+if [[ " ${options[*]} " == *" --peers-only "* && ! -x "$binary" ]]; then
+  binary=/bin/true
+fi
 run_harness "$here/harness.py" "$binary" "${options[@]}"

@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "archive/packing.h"
+#include "crypto/sha256.h"
 #include "process/child_process.h"
 #include "sqlite/database.h"
 #include "sqlite/statement.h"
@@ -53,7 +54,7 @@ core::Result<void> CheckContent(const fs::path& plain, const fs::path& folder,
 
 core::Result<void> CheckSha(const fs::path& stored, const fs::path& folder,
                             const StoredFile& file) {
-  auto sha = archives::Sha256OfFile(stored);
+  auto sha = crypto::Sha256OfFile(stored);
   if (!sha) return core::Unexpected(Damaged(folder, file, sha.error().message));
   if (*sha != file.sha256) {
     return core::Unexpected(Damaged(

@@ -2,7 +2,6 @@
 
 #include <date/date.h>
 #include <date/tz.h>
-#include <fmt/format.h>
 
 #include "jobs/sql_import/column_rule.h"
 
@@ -32,24 +31,11 @@ ImportWindow Texts(core::TimePoint start, core::TimePoint end, const date::time_
   window.start = start;
   window.end = end;
   auto text = [&](core::TimePoint t, std::string& rfc3339, std::string& day) {
-    const auto info = zone.get_info(date::floor<seconds>(t));
-    const auto local = date::floor<seconds>(t) + info.offset;
-    const auto local_day = date::floor<date::days>(local);
-    const date::year_month_day ymd(local_day);
-    const date::hh_mm_ss<seconds> time(local - local_day);
-    day = fmt::format("{:04}-{:02}-{:02}", int(ymd.year()), unsigned(ymd.month()),
-                      unsigned(ymd.day()));
-    rfc3339 = fmt::format("{}T{:02}:{:02}:{:02}", day, time.hours().count(), time.minutes().count(),
-                          time.seconds().count());
-    const auto offset_minutes =
-        std::chrono::duration_cast<std::chrono::minutes>(info.offset).count();
-    if (offset_minutes == 0) {
-      rfc3339 += 'Z';
-    } else {
-      const long magnitude = offset_minutes < 0 ? -offset_minutes : offset_minutes;
-      rfc3339 += fmt::format("{}{:02}:{:02}", offset_minutes < 0 ? '-' : '+', magnitude / 60,
-                             magnitude % 60);
-    }
+    const auto local = date::make_zoned(&zone, date::floor<seconds>(t));
+    day = date::format("%F", local);
+    rfc3339 = date::format("%FT%T%Ez", local);
+    // RFC 3339 spells offset 0 as Z, which is what APIs expect of UTC.
+    if (rfc3339.ends_with("+00:00")) rfc3339.replace(rfc3339.size() - 6, 6, "Z");
   };
   text(start, window.start_text, window.start_date);
   text(end, window.end_text, window.end_date);

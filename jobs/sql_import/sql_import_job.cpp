@@ -3,10 +3,7 @@
 #include <glob.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstdio>
-#include <cstring>
 #include <map>
 #include <set>
 
@@ -228,8 +225,13 @@ class SqlImportJob final : public scheduler::Job {
     for (const std::string& name : names) {
       std::error_code ec;
       if (!fs::is_regular_file(name, ec)) continue;
-      auto sha = HashFile(name);
-      if (!sha) return core::Unexpected(sha.error());
+      auto sha = crypto::Sha256OfFile(name);
+      if (!sha) {
+        // Most likely the file is being replaced or its disk is busy.
+        core::Error error = sha.error();
+        error.retryable = true;
+        return core::Unexpected(std::move(error));
+      }
       auto imported = target_->Imported(name, *sha);
       if (!imported) return core::Unexpected(imported.error());
       if (*imported) {
@@ -240,28 +242,6 @@ class SqlImportJob final : public scheduler::Job {
     }
     if (names.empty()) ctx_->Info("csv: no file matches " + pattern);
     return out;
-  }
-
-  core::Result<std::string> HashFile(const std::string& name) {
-    crypto::Sha256 sha;
-    std::FILE* file = std::fopen(name.c_str(), "rb");
-    if (file == nullptr) {
-      return core::Unexpected(core::Error{
-          core::ErrorKind::kIo,
-          fs::path(name).filename().string() + ": cannot be opened: " + std::strerror(errno),
-          true});
-    }
-    std::vector<char> buffer(1 << 18);
-    std::size_t n;
-    while ((n = std::fread(buffer.data(), 1, buffer.size(), file)) > 0)
-      sha.Update(buffer.data(), n);
-    const bool failed = std::ferror(file) != 0;
-    std::fclose(file);
-    if (failed) {
-      return core::Unexpected(core::Error{
-          core::ErrorKind::kIo, fs::path(name).filename().string() + ": cannot be read", true});
-    }
-    return crypto::Hex(sha.Finish());
   }
 
   core::Result<void> ReadFile(ImportedFile& file) {

@@ -514,25 +514,4 @@ core::Result<std::uint64_t> ExtractTar(const fs::path& in, const fs::path& folde
   return entries;
 }
 
-core::Result<std::string> Sha256OfFile(const fs::path& file) {
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return core::Unexpected(IoError("cannot open " + file.string() + ": " + std::strerror(errno)));
-  crypto::Sha256 sha;
-  std::array<char, kPiece> buffer;
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ::close(fd);
-      return core::Unexpected(
-          IoError("cannot read " + file.string() + ": " + std::strerror(errno)));
-    }
-    if (n == 0) break;
-    sha.Update(buffer.data(), static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return crypto::Hex(sha.Finish());
-}
-
 }  // namespace archives

@@ -67,7 +67,4 @@ core::Result<std::uint64_t> ReadTarThrough(const std::filesystem::path& in);
 core::Result<std::uint64_t> ExtractTar(const std::filesystem::path& in,
                                        const std::filesystem::path& folder);
 
-// The lowercase hex SHA-256 of a file, read in pieces.
-core::Result<std::string> Sha256OfFile(const std::filesystem::path& file);
-
 }  // namespace archives

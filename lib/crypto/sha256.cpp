@@ -1,8 +1,13 @@
 #include "crypto/sha256.h"
 
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <unistd.h>
 
+#include <array>
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 #include "crypto/hex.h"
@@ -62,6 +67,31 @@ Digest Sha256Of(std::string_view data) {
 }
 
 std::string Sha256Hex(std::string_view data) { return Hex(Sha256Of(data)); }
+
+core::Result<std::string> Sha256OfFile(const std::filesystem::path& file) {
+  auto failed = [&](const char* what) {
+    return core::Unexpected(
+        core::Error{core::ErrorKind::kIo,
+                    std::string(what) + " " + file.string() + ": " + std::strerror(errno), false});
+  };
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return failed("cannot open");
+  Sha256 sha;
+  std::array<char, 64 * 1024> buffer;
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      auto error = failed("cannot read");
+      ::close(fd);
+      return error;
+    }
+    if (n == 0) break;
+    sha.Update(buffer.data(), static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return Hex(sha.Finish());
+}
 
 Digest HmacSha256(std::string_view key, std::string_view message) {
   Digest digest{};

@@ -13,9 +13,12 @@
 
 #include <array>
 #include <cstddef>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "core/result.h"
 
 namespace crypto {
 
@@ -46,6 +49,10 @@ class Sha256 {
 Digest Sha256Of(std::string_view data);
 // The lowercase hex SHA-256 of `data` ("e3b0c442..." for "").
 std::string Sha256Hex(std::string_view data);
+// The lowercase hex SHA-256 of a file, read in pieces (memory stays flat).
+// Blocking. A file that cannot be opened or read is an Error (kIo, not
+// retryable) naming it.
+core::Result<std::string> Sha256OfFile(const std::filesystem::path& file);
 
 // HMAC-SHA256 (RFC 2104) of `message` under `key`; keys of any length.
 Digest HmacSha256(std::string_view key, std::string_view message);

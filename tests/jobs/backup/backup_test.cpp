@@ -16,6 +16,7 @@
 
 #include "archive/packing.h"
 #include "config/config_loader.h"
+#include "crypto/sha256.h"
 #include "jobs/backup/backup_catalog.h"
 #include "jobs/backup/backup_config.h"
 #include "jobs/backup/backup_job.h"
@@ -161,7 +162,7 @@ TEST_CASE("packing: files and folders round trip with each codec; damage is caug
     REQUIRE(p);
     CHECK(p->bytes_in == data.size());
     CHECK(p->bytes_out == fs::file_size(packed));
-    CHECK(p->sha256 == *archives::Sha256OfFile(packed));
+    CHECK(p->sha256 == *crypto::Sha256OfFile(packed));
     if (codec == archives::Codec::kNone) CHECK(Read(packed) == data);  // no padding
     if (codec != archives::Codec::kNone) CHECK(p->bytes_out < data.size());
     REQUIRE(archives::DecompressFile(packed, dir.path() / "out.bin"));
@@ -176,10 +177,10 @@ TEST_CASE("packing: files and folders round trip with each codec; damage is caug
   // A changed byte inside a zstd frame need not stop decompression (the
   // frames carry no content checksum): the stored file's SHA-256, which
   // verify and restore check first, is what catches it.
-  const std::string sha = *archives::Sha256OfFile(zst);
+  const std::string sha = *crypto::Sha256OfFile(zst);
   bytes[bytes.size() / 2] ^= 0x55;
   Write(dir.path() / "flip.zst", bytes);
-  CHECK(*archives::Sha256OfFile(dir.path() / "flip.zst") != sha);
+  CHECK(*crypto::Sha256OfFile(dir.path() / "flip.zst") != sha);
 
   // A folder with a nested file, a link (kept as a link) and an odd name.
   const fs::path tree = dir.path() / "tree";

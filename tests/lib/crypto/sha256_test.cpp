@@ -1,5 +1,9 @@
 #include "crypto/sha256.h"
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -99,4 +103,24 @@ TEST_CASE("hex encodes and decodes", "[crypto]") {
   CHECK(crypto::FromHex("") == std::string());
   CHECK_FALSE(crypto::FromHex("abc").has_value());
   CHECK_FALSE(crypto::FromHex("zz").has_value());
+}
+
+TEST_CASE("SHA-256 of a file equals the digest of its content; a missing file is named",
+          "[crypto]") {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("jobsd-sha256-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string content(200000, '\0');
+  for (std::size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 31);
+  std::ofstream(dir / "data.bin", std::ios::binary) << content;
+  CHECK(crypto::Sha256OfFile(dir / "data.bin").value() == crypto::Sha256Hex(content));
+  std::ofstream(dir / "empty.bin", std::ios::binary).flush();
+  CHECK(crypto::Sha256OfFile(dir / "empty.bin").value() == crypto::Sha256Hex(""));
+  const auto missing = crypto::Sha256OfFile(dir / "missing.bin");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().kind == core::ErrorKind::kIo);
+  CHECK_THAT(missing.error().message, Catch::Contains("missing.bin"));
+  const auto folder = crypto::Sha256OfFile(dir);
+  CHECK_FALSE(folder);  // a folder opens but cannot be read
+  std::filesystem::remove_all(dir);
 }
