@@ -381,9 +381,7 @@ class SqlImportJob final : public scheduler::Job {
         if (error.kind == core::ErrorKind::kCancelled || error.kind == core::ErrorKind::kTimeout) {
           if (ctx_->cancel().Cancelled()) return core::Unexpected(ctx_->CancelledError(shown));
         }
-        // The client's message names the request already, most of the time.
-        if (error.message.rfind("GET ", 0) != 0) error.message = shown + ": " + error.message;
-        return core::Unexpected(std::move(error));
+        return core::Unexpected(std::move(error));  // it names the request already
       }
       ctx_->metrics().Add("pages", 1);
       ctx_->metrics().Add("bytes", double(response->body_bytes));

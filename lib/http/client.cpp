@@ -669,7 +669,11 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   asio::awaitable<core::Result<ClientResponse>> Execute(Op& op) {
     ClientRequest request = op.request;
     auto parsed = ParseUrl(request.url);
-    if (!parsed) co_return core::Unexpected(parsed.error());
+    if (!parsed) {
+      co_return core::Unexpected(MakeError(parsed.error().kind,
+                                           request_prefix(op) + parsed.error().message,
+                                           parsed.error().retryable));
+    }
     Url target = *parsed;
     const RetryPolicy policy = op.options.retry.value_or(options.retry);
     const Steady::time_point deadline = ToSteady(op.options.deadline);

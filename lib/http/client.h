@@ -33,7 +33,9 @@
 //
 // Failure: a call returns a ClientResponse for whatever status the server finally
 // answered (4xx and 5xx included, after retries); transport failures,
-// timeouts and cancellation are an Error (kIo, kTimeout, kCancelled).
+// timeouts and cancellation are an Error (kIo, kTimeout, kCancelled) whose
+// message starts with the request, "GET https://host/path?key=***: ", so a
+// caller adds only what it knows beyond that.
 //
 // Thread-safe: any thread may call any method, except that Wait() and Send()
 // block and so belong on a worker thread, never on the daemon's loop thread.

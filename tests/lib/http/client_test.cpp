@@ -377,7 +377,16 @@ TEST_CASE("client: connection refused is an Error after retries", "[http][client
   REQUIRE_FALSE(r);
   CHECK(r.error().kind == core::ErrorKind::kIo);
   CHECK(r.error().message.find("SECRET") == std::string::npos);
+  // The message starts with the request (the URL's secrets masked).
+  CHECK(r.error().message.rfind("GET http://127.0.0.1:" + std::to_string(port) + "/x?", 0) == 0);
   CHECK(Count(client.Stats(), "error") == 2);
+}
+
+TEST_CASE("client: a URL it cannot read is an Error naming the request", "[http][client]") {
+  http::Client client(FastOptions());
+  auto r = client.Send({"GET", "ftp://example.com/x", {}, "", ""});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.rfind("GET ftp://example.com/x: ", 0) == 0);
 }
 
 TEST_CASE("client: HTTPS verified against ca_file; unknown CA refused", "[http][client][tls]") {
