@@ -115,6 +115,9 @@ SqlImportSettings ReadSqlImportSettings(config::MapReader& with) {
   ReadTarget(with, out);
 
   out.window = with.Duration("window");
+  if (out.window && *out.window <= core::Duration::zero()) {
+    with.Report("window", "expected a period longer than 0s, like 1d or 1h");
+  }
   out.window_start = with.String("window_start");
   out.window_end = with.String("window_end");
   if (out.window_start.has_value() != out.window_end.has_value()) {

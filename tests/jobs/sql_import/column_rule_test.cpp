@@ -328,6 +328,17 @@ TEST_CASE("sql_import config: mistakes are named", "[sql_import][config]") {
   CHECK_THAT(error(base + "      key: [id]\n      window_start: 2026-01-01\n      columns:\n       "
                           " id: {type: integer, required: true}\n"),
              Catch::Contains("window_end"));
+  const std::string http =
+      "      source: {http: {url: 'https://x/api', params: {from: '{window_start}'}}}\n"
+      "      target: {sqlite: x.db}\n      table: t\n      key: [id]\n"
+      "      columns:\n        id: {type: integer, required: true}\n";
+  CHECK_THAT(error(http + "      window_start: yesterday\n      window_end: 2026-01-01\n"),
+             Catch::Contains("window_start 'yesterday'"));
+  CHECK_THAT(error(http + "      window_start: 2026-02-01\n      window_end: 2026-01-01\n"),
+             Catch::Contains("is not after window_start"));
+  CHECK_THAT(error(http + "      window: 0s\n"), Catch::Contains("longer than 0s"));
+  CHECK_THAT(error(http + "      window: 1d\n      source_typo: 1\n"),
+             Catch::Contains("unknown key 'source_typo'"));
   CHECK_THAT(error(base + "      key: [id]\n      password: {column: id, from: pw}\n      "
                           "columns:\n        id: {type: integer, required: true}\n"),
              Catch::Contains("is also under columns"));
